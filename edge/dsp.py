@@ -1,0 +1,273 @@
+"""Signal-processing primitives that match librosa, in numpy alone.
+
+Each function mirrors the librosa function of the same name with librosa's defaults, and returns
+arrays in librosa's orientation (features, frames), so a parity test can compare them directly.
+The arithmetic runs in the input's float type (float32 stays float32). Matrices (window,
+filterbank, DCT) are built once per setting and cached; the `Frontend` in `frontend.py` uses the
+same builders and adds streaming reuse on top.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+# --- builders, cached per setting ------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def hann_window(n_fft: int, dtype: str = "float64") -> np.ndarray:
+    """Periodic ("fftbins") Hann window, as scipy.signal.get_window('hann', n_fft)."""
+    n = np.arange(n_fft, dtype=np.float64)
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)
+    window = window.astype(dtype)
+    window.flags.writeable = False
+    return window
+
+
+def hz_to_mel(frequencies: np.ndarray | float) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's htk=False)."""
+    f = np.asarray(frequencies, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    linear = f / f_sp
+    with np.errstate(divide="ignore"):
+        logarithmic = min_log_mel + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep
+    return np.where(f >= min_log_hz, logarithmic, linear)
+
+
+def mel_to_hz(mels: np.ndarray | float) -> np.ndarray:
+    """Inverse of `hz_to_mel`."""
+    m = np.asarray(mels, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+@lru_cache(maxsize=32)
+def mel_filterbank(
+    sr: int,
+    n_fft: int,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    dtype: str = "float64",
+) -> np.ndarray:
+    """Slaney-normalised triangular mel filters, shape (n_mels, 1 + n_fft // 2).
+
+    Same construction as librosa.filters.mel(htk=False, norm='slaney'). librosa stores the
+    result as float32 by default; this keeps float64 unless asked, which differs from it by
+    float32 rounding (about 6e-8 relative).
+    """
+    if fmax is None:
+        fmax = sr / 2.0
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_points = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(mel_points)
+    ramps = mel_points[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    # Slaney normalisation: each filter has unit area on the Hz axis.
+    weights *= (2.0 / (mel_points[2 : n_mels + 2] - mel_points[:n_mels]))[:, None]
+    weights = weights.astype(dtype)
+    weights.flags.writeable = False
+    return weights
+
+
+@lru_cache(maxsize=32)
+def dct_matrix(n_out: int, n_in: int, dtype: str = "float64") -> np.ndarray:
+    """Orthonormal DCT-II as a matrix (n_out, n_in): `dct_matrix(k, n) @ x` equals
+    scipy.fftpack.dct(x, type=2, norm='ortho')[:k]."""
+    n = np.arange(n_in, dtype=np.float64)
+    k = np.arange(n_out, dtype=np.float64)[:, None]
+    basis = np.cos(np.pi * k * (2.0 * n + 1.0) / (2.0 * n_in)) * np.sqrt(2.0 / n_in)
+    basis[0] /= np.sqrt(2.0)
+    basis = basis.astype(dtype)
+    basis.flags.writeable = False
+    return basis
+
+
+# --- framing and spectra ----------------------------------------------------------------------
+
+
+def _float_signal(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"expected a 1-D signal, got shape {y.shape}")
+    if y.dtype not in (np.float32, np.float64):
+        y = y.astype(np.float64)
+    return y
+
+
+def frame_signal(
+    y: np.ndarray, frame_length: int, hop_length: int, center: bool = True, pad_mode: str = "constant"
+) -> np.ndarray:
+    """Frames as a read-only strided view, shape (n_frames, frame_length).
+
+    With `center`, the signal is padded by frame_length // 2 on both sides (zeros, as librosa's
+    stft and rms; 'edge' as its zero_crossing_rate), giving 1 + len(y) // hop_length frames.
+    """
+    y = _float_signal(y)
+    if center:
+        y = np.pad(y, frame_length // 2, mode=pad_mode)
+    if len(y) < frame_length:
+        raise ValueError(f"signal of {len(y)} samples is shorter than one frame ({frame_length})")
+    n_frames = 1 + (len(y) - frame_length) // hop_length
+    return np.lib.stride_tricks.as_strided(
+        y,
+        shape=(n_frames, frame_length),
+        strides=(y.strides[0] * hop_length, y.strides[0]),
+        writeable=False,
+    )
+
+
+def power_spectrum_frames(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """|rfft(frame * window)|^2 for each row, returned in the frames' float type.
+
+    The FFT itself always runs in float64: numpy's float32 FFT is about 4x slower than its
+    float64 one (numpy 1.26 and 2.x alike, measured on x86-64), and float64 is more exact.
+    """
+    spectrum = np.fft.rfft(np.multiply(frames, window, dtype=np.float64), axis=-1)
+    power = np.square(spectrum.real)
+    power += np.square(spectrum.imag)
+    return power.astype(frames.dtype, copy=False)
+
+
+def power_spectrogram(
+    y: np.ndarray, n_fft: int = 2048, hop_length: int = 512, center: bool = True
+) -> np.ndarray:
+    """|STFT|^2 with a periodic Hann window, shape (1 + n_fft // 2, n_frames)."""
+    y = _float_signal(y)
+    frames = frame_signal(y, n_fft, hop_length, center=center)
+    return power_spectrum_frames(frames, hann_window(n_fft, y.dtype.name)).T
+
+
+def melspectrogram(
+    y: np.ndarray,
+    sr: int = 22050,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    center: bool = True,
+) -> np.ndarray:
+    """Mel power spectrogram, shape (n_mels, n_frames), as librosa.feature.melspectrogram."""
+    y = _float_signal(y)
+    power = power_spectrogram(y, n_fft, hop_length, center)
+    return mel_filterbank(sr, n_fft, n_mels, fmin, fmax, y.dtype.name) @ power
+
+
+def power_to_db(
+    S: np.ndarray, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0
+) -> np.ndarray:
+    """10 log10(max(S, amin) / ref), floored at top_db below the array's peak."""
+    if amin <= 0:
+        raise ValueError("amin must be strictly positive")
+    if top_db is not None and top_db < 0:
+        raise ValueError("top_db must be non-negative")
+    S = np.asarray(S)
+    log_spec = np.log10(np.maximum(S, S.dtype.type(amin)))
+    log_spec *= S.dtype.type(10.0)
+    log_spec -= S.dtype.type(10.0 * np.log10(max(amin, ref)))
+    if top_db is not None and log_spec.size:
+        np.maximum(log_spec, log_spec.max() - S.dtype.type(top_db), out=log_spec)
+    return log_spec
+
+
+def mfcc(
+    y: np.ndarray,
+    sr: int = 22050,
+    n_mfcc: int = 20,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    top_db: float | None = 80.0,
+) -> np.ndarray:
+    """MFCCs (n_mfcc, n_frames): orthonormal DCT-II of the log-mel spectrogram."""
+    y = _float_signal(y)
+    log_mel = power_to_db(melspectrogram(y, sr, n_fft, hop_length, n_mels, fmin, fmax), top_db=top_db)
+    return dct_matrix(n_mfcc, n_mels, y.dtype.name) @ log_mel
+
+
+# --- time-domain features ---------------------------------------------------------------------
+
+
+def _frame_bounds(n_samples: int, frame_length: int, hop_length: int, center: bool) -> np.ndarray:
+    """Start of each frame in signal coordinates (negative where a centred frame begins in the pad)."""
+    padded = n_samples + (2 * (frame_length // 2) if center else 0)
+    if padded < frame_length:
+        raise ValueError(f"signal of {n_samples} samples is shorter than one frame ({frame_length})")
+    n_frames = 1 + (padded - frame_length) // hop_length
+    return np.arange(n_frames) * hop_length - (frame_length // 2 if center else 0)
+
+
+def rms(y: np.ndarray, frame_length: int = 2048, hop_length: int = 512, center: bool = True) -> np.ndarray:
+    """Root-mean-square per frame, shape (1, n_frames), zero-padded like librosa.feature.rms."""
+    y = _float_signal(y)
+    starts = _frame_bounds(len(y), frame_length, hop_length, center)
+    # Zero padding adds no energy, so each frame's energy is a difference of one cumulative sum.
+    cumulative = np.zeros(len(y) + 1)
+    np.cumsum(np.square(y, dtype=np.float64), out=cumulative[1:])
+    ends = np.minimum(starts + frame_length, len(y))
+    energy = cumulative[ends] - cumulative[np.maximum(starts, 0)]
+    # The difference of two large sums can dip a hair below zero on a silent stretch.
+    return np.sqrt(np.maximum(energy / frame_length, 0.0)).astype(y.dtype)[None, :]
+
+
+def zero_crossing_rate(
+    y: np.ndarray,
+    frame_length: int = 2048,
+    hop_length: int = 512,
+    center: bool = True,
+    threshold: float = 1e-10,
+) -> np.ndarray:
+    """Fraction of sign changes per frame, shape (1, n_frames), as
+    librosa.feature.zero_crossing_rate: |y| <= threshold counts as positive, centring pads by
+    repeating the edge samples (which adds no crossing), and a frame's first sample is never one.
+    """
+    y = _float_signal(y)
+    starts = _frame_bounds(len(y), frame_length, hop_length, center)
+    negative = y < -threshold
+    # crossing_at[j] = i means samples i-1 and i differ in sign; a frame starting at s owns
+    # the crossings at s+1 .. s+frame_length-1.
+    crossing_at = np.flatnonzero(negative[1:] != negative[:-1]) + 1
+    counts = np.searchsorted(crossing_at, starts + frame_length) - np.searchsorted(crossing_at, starts + 1)
+    return (counts / frame_length).astype(y.dtype)[None, :]
+
+
+def lpc(y: np.ndarray, order: int) -> np.ndarray:
+    """Linear-prediction coefficients by Burg's method, [1, a1, ..., a_order], as librosa.lpc
+    (Marple's recursion). Error vectors live in two pairs of preallocated buffers."""
+    y = _float_signal(y)
+    if not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"order={order} must be an integer > 0")
+    if len(y) <= order:
+        raise ValueError(f"LPC of order {order} needs more than {order} samples, got {len(y)}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("LPC input is not finite everywhere")
+    coeffs = np.zeros(order + 1)
+    coeffs[0] = 1.0
+    forward, backward = y[1:], y[:-1]
+    buffers = [(np.empty_like(forward), np.empty_like(forward)) for _ in range(2)]
+    den = float(np.dot(forward, forward)) + float(np.dot(backward, backward))
+    tiny = float(np.finfo(y.dtype).tiny)
+    for i in range(order):
+        reflection = -2.0 * float(np.dot(backward, forward)) / (den + tiny)
+        coeffs[1 : i + 2] = coeffs[1 : i + 2] + reflection * coeffs[i::-1]
+        new_forward, new_backward = (buf[: len(forward)] for buf in buffers[i % 2])
+        np.multiply(backward, reflection, out=new_forward)
+        new_forward += forward
+        np.multiply(forward, reflection, out=new_backward)
+        new_backward += backward
+        den = (1.0 - reflection * reflection) * den - float(new_backward[-1]) ** 2 - float(new_forward[0]) ** 2
+        forward, backward = new_forward[1:], new_backward[:-1]
+    return coeffs.astype(y.dtype)

@@ -1,0 +1,210 @@
+"""The one function that featurizes a window, for training and for the device alike.
+
+A window is `spec.window_samples` samples of audio (50 centred frames by default). From it the
+frontend computes one of three model inputs:
+
+- "stats":    the classic models' vector: MFCC means, leading mel-band means, Burg LPC
+              coefficients (without the leading 1), mean RMS, mean zero-crossing rate;
+- "image":    the 2D CNN's (2, n, frames) stack: MFCCs over log-mel bands of a coarser filterbank;
+- "sequence": the CNN-BiLSTM's (frames, 2n) rows: the same MFCCs and log-mel bands per frame.
+
+Every number matches the librosa call it replaces (see dsp.py and the parity tests). Successive
+windows of one stream share most of their frames; `StreamingFeaturizer` computes each shared frame's
+spectrum once, which is where most of the time goes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from . import dsp
+from .spec import FrontendSpec
+
+KINDS = ("stats", "image", "sequence")
+
+
+class Frontend:
+    """A spec's frontend, with its window, filterbanks and DCT built once."""
+
+    def __init__(self, spec: FrontendSpec):
+        self.spec = spec
+        self.dtype = np.dtype(spec.dtype)
+        name = self.dtype.name
+        self.window = dsp.hann_window(spec.n_fft, name)
+        banks = [dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax, name)]
+        if spec.image_n_mels:
+            banks.append(
+                dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.image_n_mels, spec.fmin, spec.fmax, name)
+            )
+        # One matmul yields both filterbanks' band powers: columns [:n_mels] and [n_mels:].
+        self._banks_t = np.ascontiguousarray(np.vstack(banks).T)
+        self._dct_t = np.ascontiguousarray(dsp.dct_matrix(max(spec.n_mfcc, spec.image_n_mfcc), spec.n_mels, name).T)
+        self.n_frames = spec.window_frames
+        half = spec.n_fft // 2
+        # Frames whose samples all lie inside the window: they do not see the centring pad, so a
+        # frame at the same stream position has the same spectrum in every window containing it.
+        self.first_interior = -(-half // spec.hop_length)
+        self.last_interior = (spec.window_samples - (spec.n_fft - half)) // spec.hop_length
+        self._padded = np.zeros(spec.window_samples + 2 * half, dtype=self.dtype)
+        self._frames = np.lib.stride_tricks.as_strided(
+            self._padded,
+            shape=(self.n_frames, spec.n_fft),
+            strides=(self._padded.strides[0] * spec.hop_length, self._padded.strides[0]),
+            writeable=False,
+        )
+
+    # --- the three model inputs ---------------------------------------------------------------
+
+    def features(self, window: np.ndarray, kind: str) -> np.ndarray:
+        """The model input of `kind` for one window (see the module docstring)."""
+        window = self.check_window(window)
+        return self._from_bands(window, self._band_powers(window, np.arange(self.n_frames)), kind)
+
+    def stats(self, window: np.ndarray) -> np.ndarray:
+        return self.features(window, "stats")
+
+    def image(self, window: np.ndarray) -> np.ndarray:
+        return self.features(window, "image")
+
+    def sequence(self, window: np.ndarray) -> np.ndarray:
+        return self.features(window, "sequence")
+
+    def output_shape(self, kind: str) -> tuple[int, ...]:
+        spec = self.spec
+        if kind == "stats":
+            return (spec.stats_size,)
+        if kind == "image":
+            return spec.image_shape
+        if kind == "sequence":
+            return spec.sequence_shape
+        raise ValueError(f"unknown input kind {kind!r}; expected one of {KINDS}")
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def check_window(self, window: np.ndarray) -> np.ndarray:
+        window = np.asarray(window)
+        if window.shape != (self.spec.window_samples,):
+            raise ValueError(
+                f"a window must be {self.spec.window_samples} mono samples "
+                f"({self.spec.window_seconds:.3f} s at {self.spec.sample_rate} Hz), got shape {window.shape}"
+            )
+        return window.astype(self.dtype, copy=False)
+
+    def _band_powers(self, window: np.ndarray, frame_indices: np.ndarray) -> np.ndarray:
+        """Band powers (len(frame_indices), n_mels + image_n_mels) of the chosen frames."""
+        half = self.spec.n_fft // 2
+        self._padded[half : half + len(window)] = window
+        power = dsp.power_spectrum_frames(self._frames[frame_indices], self.window)
+        return power @ self._banks_t
+
+    def _from_bands(self, window: np.ndarray, bands: np.ndarray, kind: str) -> np.ndarray:
+        spec = self.spec
+        mel = bands[:, : spec.n_mels]
+        log_mel = dsp.power_to_db(mel, amin=spec.amin, top_db=spec.top_db)
+        if kind == "stats":
+            # The mean of MFCCs is the DCT of the mean log-mel: one vector product, not a matmul.
+            mfcc_means = log_mel.mean(axis=0) @ self._dct_t[:, : spec.n_mfcc]
+            hop, n_fft = spec.hop_length, spec.n_fft
+            return np.concatenate(
+                [
+                    mfcc_means,
+                    mel[:, : spec.n_stats_mels].mean(axis=0),
+                    dsp.lpc(window, spec.lpc_order)[1:],
+                    [dsp.rms(window, n_fft, hop).mean(), dsp.zero_crossing_rate(window, n_fft, hop).mean()],
+                ]
+            ).astype(self.dtype, copy=False)
+        n = spec.image_n_mfcc
+        mfcc = log_mel @ self._dct_t[:, :n]
+        coarse_db = dsp.power_to_db(bands[:, spec.n_mels :], amin=spec.amin, top_db=spec.top_db)
+        if kind == "image":
+            spec.image_shape  # raises a clear SpecError if the two channels differ in size
+            return np.stack([mfcc.T, coarse_db.T])
+        if kind == "sequence":
+            return np.concatenate([mfcc, coarse_db], axis=1)
+        raise ValueError(f"unknown input kind {kind!r}; expected one of {KINDS}")
+
+
+@lru_cache(maxsize=8)
+def frontend_for(spec: FrontendSpec) -> Frontend:
+    """The shared frontend of a spec (specs are frozen and hashable)."""
+    return Frontend(spec)
+
+
+class StreamingFeaturizer:
+    """Featurizes successive windows of one stream, computing each shared frame only once.
+
+    Call it with each window and the stream position of its first sample. Windows that start on
+    multiples of the hop length reuse the interior frames the previous window already computed;
+    any other position simply computes everything. The result is the same as `Frontend.features`
+    on the window alone (up to float rounding of the matrix product).
+    """
+
+    def __init__(self, frontend: Frontend, kind: str):
+        frontend.output_shape(kind)  # validates kind
+        self.frontend = frontend
+        self.kind = kind
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget cached frames (after a gap or a jump in the stream)."""
+        self._cache_start = -1  # stream frame index of the first cached interior frame
+        self._cache = np.empty((0, self.frontend._banks_t.shape[1]), dtype=self.frontend.dtype)
+
+    def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
+        fe = self.frontend
+        window = fe.check_window(window)
+        hop = fe.spec.hop_length
+        first, last = fe.first_interior, fe.last_interior
+        if start % hop or start < 0 or first > last:
+            self.reset()
+            bands = fe._band_powers(window, np.arange(fe.n_frames))
+            return fe._from_bands(window, bands, self.kind)
+
+        base = start // hop  # stream frame index of the window's frame 0
+        offset = base + first - self._cache_start  # this window's first interior frame in the cache
+        if self._cache_start >= 0 and 0 <= offset < len(self._cache):
+            reused = self._cache[offset : offset + last - first + 1]
+        else:
+            reused = self._cache[:0]
+        first_new = first + len(reused)
+        computed = np.concatenate(
+            [np.arange(0, first), np.arange(first_new, last + 1), np.arange(last + 1, fe.n_frames)]
+        )
+        fresh = fe._band_powers(window, computed)
+        n_left, n_new = first, last + 1 - first_new
+        interior = np.concatenate([reused, fresh[n_left : n_left + n_new]])
+        bands = np.concatenate([fresh[:n_left], interior, fresh[n_left + n_new :]])
+        self._cache, self._cache_start = interior, base + first
+        return fe._from_bands(window, bands, self.kind)
+
+
+def window_starts(n_samples: int, spec: FrontendSpec, hop_frames: int) -> list[int]:
+    """Start positions of the windows cut from a clip, `hop_frames` frames apart.
+
+    A clip shorter than one window gives one window (zero-padded by `clip_windows`); the tail
+    after the last whole window is left out.
+    """
+    if hop_frames < 1:
+        raise ValueError(f"hop_frames must be at least 1, got {hop_frames}")
+    hop = hop_frames * spec.hop_length
+    return list(range(0, max(n_samples - spec.window_samples, 0) + 1, hop))
+
+
+def clip_windows(signal: np.ndarray, spec: FrontendSpec, hop_frames: int) -> tuple[list[int], list[np.ndarray]]:
+    """The clip's windows (views; a short clip is zero-padded to one window) and their starts."""
+    signal = np.asarray(signal)
+    if signal.ndim != 1 or signal.size == 0:
+        raise ValueError(f"expected a non-empty mono signal, got shape {signal.shape}")
+    if len(signal) < spec.window_samples:
+        signal = np.pad(signal, (0, spec.window_samples - len(signal)))
+    starts = window_starts(len(signal), spec, hop_frames)
+    return starts, [signal[s : s + spec.window_samples] for s in starts]
+
+
+def featurize_clip(signal: np.ndarray, spec: FrontendSpec, kind: str, hop_frames: int) -> np.ndarray:
+    """Model inputs of every window of a clip, shape (n_windows, *input_shape)."""
+    featurizer = StreamingFeaturizer(frontend_for(spec), kind)
+    starts, windows = clip_windows(signal, spec, hop_frames)
+    return np.stack([featurizer(w, s) for s, w in zip(starts, windows)])
