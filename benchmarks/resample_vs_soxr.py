@@ -1,0 +1,220 @@
+"""tonecue's numpy resampler against librosa's default (soxr 'HQ'), in MFCC terms, on real speech.
+
+    python -m tonecue.benchmarks.resample_vs_soxr [--data DIR] [--out DIR] [--threads N]
+
+For every file in raw-samples (48 kHz, 44.1 kHz, 96 kHz and 24,414 Hz originals), the file is read
+once (tonecue.edge.audio, bit-identical to soundfile) and averaged to mono; then it is resampled to
+22,050 Hz twice, with `tonecue.edge.resample.resample` and with `librosa.resample` (default
+res_type, soxr_hq). Reported, per file:
+
+- waveform SNR of ours against soxr (10 log10 of the soxr signal's energy over the difference's);
+- librosa MFCCs of both (n_mfcc 20 and 50, librosa's defaults otherwise): max and mean absolute
+  difference (MFCC units, i.e. DCT-ortho of dB), and the max relative to the soxr MFCC's range;
+- time for each resampler (median of 5 runs after a warm-up, one BLAS thread by default).
+
+Also, per coefficient over all files: max and mean absolute difference, and the max relative to that
+coefficient's range. Writes results/resample_vs_soxr.json and .md. Needs librosa (the dev extra).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":  # thread caps must be set before numpy loads its BLAS
+    _threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from tonecue.edge.audio import read_audio, to_mono  # noqa: E402
+from tonecue.edge.resample import resample  # noqa: E402
+
+TARGET = 22050
+N_MFCCS = (20, 50)
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).with_name("results")
+DEFAULT_DATA = Path(os.environ.get("TONECUE_DATA", REPO.parent / "shared" / "data"))
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "arch": platform.machine(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+
+
+def timed(fn, *args, repeats: int = 5, **kwargs) -> float:
+    fn(*args, **kwargs)  # warm-up: filter design, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args, **kwargs)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compare_file(librosa, path: Path, root: Path) -> dict:
+    samples, sr = read_audio(path)
+    x = to_mono(samples)
+    ours = resample(x, sr, TARGET)
+    ref = librosa.resample(x, orig_sr=sr, target_sr=TARGET)
+    diff = ours.astype(np.float64) - ref
+    snr = 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum(diff**2))
+    result = {
+        "file": path.relative_to(root).as_posix(),
+        "sample_rate": sr,
+        "channels": samples.shape[1],
+        "seconds": round(len(x) / sr, 3),
+        "waveform_snr_db": round(float(snr), 1),
+        "ms_ours": round(1e3 * timed(resample, x, sr, TARGET), 2),
+        "ms_soxr_hq": round(1e3 * timed(librosa.resample, x, orig_sr=sr, target_sr=TARGET), 2),
+        "mfcc": {},
+    }
+    per_coef = {}
+    for n_mfcc in N_MFCCS:
+        a = librosa.feature.mfcc(y=ours, sr=TARGET, n_mfcc=n_mfcc)
+        b = librosa.feature.mfcc(y=ref, sr=TARGET, n_mfcc=n_mfcc)
+        d = np.abs(a.astype(np.float64) - b)
+        result["mfcc"][str(n_mfcc)] = {
+            "frames": int(b.shape[1]),
+            "max_abs": float(d.max()),
+            "mean_abs": float(d.mean()),
+            "max_rel_range": float(d.max() / (b.max() - b.min())),
+        }
+        per_coef[n_mfcc] = (d, b)
+    return result, per_coef
+
+
+def summarize_coefficients(per_file: list[dict]) -> dict:
+    out = {}
+    for n_mfcc in N_MFCCS:
+        d = np.concatenate([p[n_mfcc][0] for p in per_file], axis=1)
+        b = np.concatenate([p[n_mfcc][1] for p in per_file], axis=1)
+        span = b.max(axis=1) - b.min(axis=1)
+        out[str(n_mfcc)] = {
+            "max_abs": [round(float(v), 5) for v in d.max(axis=1)],
+            "mean_abs": [round(float(v), 6) for v in d.mean(axis=1)],
+            "range": [round(float(v), 2) for v in span],
+            "max_rel_range": [float(f"{v:.3g}") for v in d.max(axis=1) / span],
+        }
+    return out
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "# numpy resampler vs soxr HQ (librosa's default), in MFCC terms",
+        "",
+        f"Generated by `python -m tonecue.benchmarks.resample_vs_soxr`. Machine: {m['arch']}, "
+        f"{m['cpu']} ({m['cpus']} CPUs, BLAS threads: {m['blas_threads']}), Python {m['python']}, "
+        f"numpy {m['numpy']}, librosa {report['librosa']}, soxr {report['soxr']}.",
+        "",
+        "Each raw sample is read once, averaged to mono, and resampled to 22,050 Hz by "
+        "`tonecue.edge.resample.resample` and by `librosa.resample` (soxr_hq). MFCCs are "
+        "`librosa.feature.mfcc(y, sr=22050, n_mfcc=N)` with defaults otherwise (n_fft 2048, "
+        "hop 512, 128 mels, power_to_db with top_db 80). Differences are in MFCC units "
+        "(orthonormal DCT of dB); "
+        "'rel.' divides by the soxr MFCC's range (max - min over all its coefficients and frames).",
+        "",
+        "| file | rate | ch | s | SNR dB | MFCC-20 max | MFCC-20 mean | MFCC-20 max rel. "
+        "| MFCC-50 max | MFCC-50 mean | MFCC-50 max rel. | ms ours | ms soxr |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["files"]:
+        m20, m50 = r["mfcc"]["20"], r["mfcc"]["50"]
+        lines.append(
+            f"| {r['file']} | {r['sample_rate']} | {r['channels']} | {r['seconds']:.2f} "
+            f"| {r['waveform_snr_db']:.1f} | {m20['max_abs']:.4f} | {m20['mean_abs']:.5f} "
+            f"| {m20['max_rel_range']:.1e} | {m50['max_abs']:.4f} | {m50['mean_abs']:.5f} "
+            f"| {m50['max_rel_range']:.1e} | {r['ms_ours']:.2f} | {r['ms_soxr_hq']:.2f} |"
+        )
+    for n_mfcc in N_MFCCS:
+        c = report["per_coefficient"][str(n_mfcc)]
+        lines += [
+            "",
+            f"## Per coefficient, n_mfcc={n_mfcc}, all files together",
+            "",
+            "| coef | max abs | mean abs | range | max / range |",
+            "|---|---|---|---|---|",
+        ]
+        for k in range(n_mfcc):
+            lines.append(
+                f"| {k} | {c['max_abs'][k]:.4f} | {c['mean_abs'][k]:.5f} | {c['range'][k]:.1f} "
+                f"| {c['max_rel_range'][k]:.1e} |"
+            )
+    lines += ["", report["note"], ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .json and .md")
+    parser.add_argument("--threads", default="1", help="BLAS threads (set before numpy loads)")
+    args = parser.parse_args(argv)
+    try:
+        import librosa
+        import soxr
+    except ImportError:
+        print("needs librosa and soxr (pip install 'tonecue[dev]')", file=sys.stderr)
+        return 2
+    root = args.data / "raw-samples"
+    paths = sorted(p for p in root.rglob("*") if p.is_file())
+    if not paths:
+        print(f"no raw samples under {root}", file=sys.stderr)
+        return 2
+    files, per_file = [], []
+    for path in paths:
+        result, coef = compare_file(librosa, path, root)
+        files.append(result)
+        per_file.append(coef)
+        print(
+            f"{result['file']}: SNR {result['waveform_snr_db']} dB, "
+            f"MFCC-20 max {result['mfcc']['20']['max_abs']:.4f}",
+            flush=True,
+        )
+    worst = {n: max(r["mfcc"][str(n)]["max_abs"] for r in files) for n in N_MFCCS}
+    report = {
+        "machine": machine(),
+        "librosa": librosa.__version__,
+        "soxr": soxr.__version__,
+        "target_sr": TARGET,
+        "files": files,
+        "per_coefficient": summarize_coefficients(per_file),
+        "note": (
+            f"Worst MFCC difference over all files and frames: {worst[20]:.4f} (n_mfcc=20), "
+            f"{worst[50]:.4f} (n_mfcc=50). The two resamplers differ only near the band edge "
+            "(both flat to 0.91 of Nyquist, -3 dB near 0.95), so the differences sit in the top "
+            "mel bands and, through the DCT, spread thinly over the coefficients."
+        ),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "resample_vs_soxr.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / "resample_vs_soxr.md").write_text(markdown(report))
+    print(f"wrote {args.out / 'resample_vs_soxr.md'} and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
