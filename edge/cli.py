@@ -1,0 +1,98 @@
+"""`tonecue` command line: the device-side entry points.
+
+`tonecue demo` runs the frontend over the bundled clip of real speech and prints what each window
+looks like; `tonecue features FILE...` prints one JSON line per file with its windows' model inputs
+summarised. (The live loop and the classifier arrive with the exported model.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioError, load_audio
+from .frontend import KINDS, featurize_clip, frontend_for
+from .spec import FrontendSpec
+
+DEMO_CLIP = Path(__file__).with_name("assets") / "demo.wav"
+# The device re-decides every 22 frames (0.51 s): a whole number of frames keeps the frames that
+# successive windows share reusable.
+DEFAULT_HOP_FRAMES = 22
+
+
+def _summarise(path: Path, spec: FrontendSpec, hop_frames: int) -> dict:
+    signal = load_audio(path, spec.sample_rate)
+    summary = {"file": str(path), "seconds": round(len(signal) / spec.sample_rate, 3)}
+    for kind in KINDS:
+        started = time.perf_counter()
+        features = featurize_clip(signal, spec, kind, hop_frames)
+        elapsed = time.perf_counter() - started
+        summary[kind] = {
+            "shape": list(features.shape),
+            "ms_per_window": round(1e3 * elapsed / len(features), 3),
+        }
+    return summary
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    spec = FrontendSpec()
+    frontend_for(spec)
+    signal = load_audio(DEMO_CLIP, spec.sample_rate)
+    print(f"tonecue demo: {DEMO_CLIP.name}, {len(signal) / spec.sample_rate:.1f} s of real speech (RAVDESS actor 04)")
+    print(f"frontend: {spec.sample_rate} Hz, n_fft {spec.n_fft}, hop {spec.hop_length}, "
+          f"{spec.window_frames}-frame windows ({spec.window_seconds:.2f} s) every {args.hop_frames} frames")
+    started = time.perf_counter()
+    stats = featurize_clip(signal, spec, "stats", args.hop_frames)
+    elapsed = time.perf_counter() - started
+    names = spec.stats_feature_names()
+    rms_column, zcr_column = names.index("rms_mean"), names.index("zcr_mean")
+    print(f"{'time':>6}  {'level':>9}  {'ZCR':>5}  {'MFCC0':>7}  loudness")
+    for i, row in enumerate(stats):
+        seconds = i * args.hop_frames * spec.hop_length / spec.sample_rate
+        level = 20 * np.log10(max(float(row[rms_column]), 1e-6))
+        bar = "#" * max(0, int((level + 60) / 2))
+        print(f"{seconds:5.2f}s  {level:6.1f} dBFS  {row[zcr_column]:5.3f}  {row[0]:7.1f}  {bar}")
+    per_window = 1e3 * elapsed / len(stats)
+    print(f"{len(stats)} windows, {per_window:.2f} ms each "
+          f"({per_window / (1e3 * args.hop_frames * spec.hop_length / spec.sample_rate):.4f} of real time)")
+    return 0
+
+
+def run_features(args: argparse.Namespace) -> int:
+    spec = FrontendSpec()
+    failed = False
+    for path in args.files:
+        try:
+            print(json.dumps(_summarise(Path(path), spec, args.hop_frames)), flush=True)
+        except AudioError as exc:
+            print(json.dumps({"file": str(path), "error": str(exc)}), flush=True)
+            failed = True
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tonecue", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the frontend over the bundled clip of real speech")
+    demo.set_defaults(handler=run_demo)
+    features = commands.add_parser("features", help="summarise the model inputs of audio files as JSON lines")
+    features.add_argument("files", nargs="+", help="WAV, FLAC or AIFF files, any rate, mono or stereo")
+    features.set_defaults(handler=run_features)
+    for sub in (demo, features):
+        sub.add_argument("--hop-frames", type=int, default=DEFAULT_HOP_FRAMES,
+                         help=f"frames between window starts (default {DEFAULT_HOP_FRAMES}, about 0.5 s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
