@@ -211,16 +211,15 @@ def _frame_bounds(n_samples: int, frame_length: int, hop_length: int, center: bo
 
 
 def rms(y: np.ndarray, frame_length: int = 2048, hop_length: int = 512, center: bool = True) -> np.ndarray:
-    """Root-mean-square per frame, shape (1, n_frames), zero-padded like librosa.feature.rms."""
+    """Root-mean-square per frame, shape (1, n_frames), zero-padded like librosa.feature.rms.
+
+    Each frame is summed on its own, in float64: a running sum over the signal would lose quiet
+    frames that follow a loud stretch to cancellation.
+    """
     y = _float_signal(y)
-    starts = _frame_bounds(len(y), frame_length, hop_length, center)
-    # Zero padding adds no energy, so each frame's energy is a difference of one cumulative sum.
-    cumulative = np.zeros(len(y) + 1)
-    np.cumsum(np.square(y, dtype=np.float64), out=cumulative[1:])
-    ends = np.minimum(starts + frame_length, len(y))
-    energy = cumulative[ends] - cumulative[np.maximum(starts, 0)]
-    # The difference of two large sums can dip a hair below zero on a silent stretch.
-    return np.sqrt(np.maximum(energy / frame_length, 0.0)).astype(y.dtype)[None, :]
+    frames = frame_signal(y, frame_length, hop_length, center=center)
+    energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64)
+    return np.sqrt(energy / frame_length).astype(y.dtype)[None, :]
 
 
 def zero_crossing_rate(
@@ -246,7 +245,8 @@ def zero_crossing_rate(
 
 def lpc(y: np.ndarray, order: int) -> np.ndarray:
     """Linear-prediction coefficients by Burg's method, [1, a1, ..., a_order], as librosa.lpc
-    (Marple's recursion). Error vectors live in two pairs of preallocated buffers."""
+    (Marple's recursion), returned in the input's float type. Error vectors live in two pairs of
+    preallocated buffers."""
     y = _float_signal(y)
     if not isinstance(order, (int, np.integer)) or order < 1:
         raise ValueError(f"order={order} must be an integer > 0")
@@ -254,12 +254,15 @@ def lpc(y: np.ndarray, order: int) -> np.ndarray:
         raise ValueError(f"LPC of order {order} needs more than {order} samples, got {len(y)}")
     if not np.all(np.isfinite(y)):
         raise ValueError("LPC input is not finite everywhere")
+    # Burg's recursion runs in float64 whatever the input: on speech the reflection coefficients
+    # come near +-1 and float32 rounding would move the coefficients by a few percent.
+    signal = y.astype(np.float64, copy=False)
     coeffs = np.zeros(order + 1)
     coeffs[0] = 1.0
-    forward, backward = y[1:], y[:-1]
+    forward, backward = signal[1:], signal[:-1]
     buffers = [(np.empty_like(forward), np.empty_like(forward)) for _ in range(2)]
     den = float(np.dot(forward, forward)) + float(np.dot(backward, backward))
-    tiny = float(np.finfo(y.dtype).tiny)
+    tiny = float(np.finfo(np.float64).tiny)
     for i in range(order):
         reflection = -2.0 * float(np.dot(backward, forward)) / (den + tiny)
         coeffs[1 : i + 2] = coeffs[1 : i + 2] + reflection * coeffs[i::-1]
