@@ -127,16 +127,35 @@ def frame_signal(
     )
 
 
-def power_spectrum_frames(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """|rfft(frame * window)|^2 for each row, returned in the frames' float type.
+class PowerSpectrum:
+    """|rfft(frame * hann)|^2 of up to `max_frames` frames at a time, in `dtype`.
 
-    The FFT itself always runs in float64: numpy's float32 FFT is about 4x slower than its
-    float64 one (numpy 1.26 and 2.x alike, measured on x86-64), and float64 is more exact.
+    The FFT runs in float64 whatever `dtype`: numpy's float32 FFT is about 4x slower than its
+    float64 one (numpy 1.26 and 2.x alike, on x86-64), and float64 is more exact. The scratch
+    arrays are allocated once: allocating ~1 MB of temporaries per window costs more than the FFT
+    itself (fresh pages from the kernel each call). The array returned is one of those buffers,
+    valid until the next call.
     """
-    spectrum = np.fft.rfft(np.multiply(frames, window, dtype=np.float64), axis=-1)
-    power = np.square(spectrum.real)
-    power += np.square(spectrum.imag)
-    return power.astype(frames.dtype, copy=False)
+
+    def __init__(self, n_fft: int, max_frames: int, dtype: str = "float32"):
+        self.window = hann_window(n_fft, "float64")
+        n_bins = 1 + n_fft // 2
+        self._windowed = np.empty((max_frames, n_fft))
+        self._power = np.empty((max_frames, n_bins))
+        self._scratch = np.empty((max_frames, n_bins))
+        self._out = self._power if dtype == "float64" else np.empty((max_frames, n_bins), dtype=dtype)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        k = len(frames)
+        windowed, power, scratch, out = self._windowed[:k], self._power[:k], self._scratch[:k], self._out[:k]
+        np.multiply(frames, self.window, out=windowed)
+        spectrum = np.fft.rfft(windowed, axis=-1)
+        np.square(spectrum.real, out=power)
+        np.square(spectrum.imag, out=scratch)
+        power += scratch
+        if out is not power:
+            out[...] = power
+        return out
 
 
 def power_spectrogram(
@@ -145,7 +164,7 @@ def power_spectrogram(
     """|STFT|^2 with a periodic Hann window, shape (1 + n_fft // 2, n_frames)."""
     y = _float_signal(y)
     frames = frame_signal(y, n_fft, hop_length, center=center)
-    return power_spectrum_frames(frames, hann_window(n_fft, y.dtype.name)).T
+    return PowerSpectrum(n_fft, len(frames), y.dtype.name)(frames).T
 
 
 def melspectrogram(
@@ -213,12 +232,26 @@ def _frame_bounds(n_samples: int, frame_length: int, hop_length: int, center: bo
 def rms(y: np.ndarray, frame_length: int = 2048, hop_length: int = 512, center: bool = True) -> np.ndarray:
     """Root-mean-square per frame, shape (1, n_frames), zero-padded like librosa.feature.rms.
 
-    Each frame is summed on its own, in float64: a running sum over the signal would lose quiet
-    frames that follow a loud stretch to cancellation.
+    Each frame is summed on its own, in float64 (a running sum over the whole signal would lose
+    quiet frames after a loud stretch to cancellation). When frames are whole numbers of hops, as
+    with the defaults, each hop-long block is summed once and frames add up their blocks.
     """
     y = _float_signal(y)
-    frames = frame_signal(y, frame_length, hop_length, center=center)
-    energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64)
+    pad = frame_length // 2 if center else 0
+    if frame_length % hop_length or pad % hop_length:
+        frames = frame_signal(y, frame_length, hop_length, center=center)
+        energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64)
+    else:
+        n_frames = _frame_bounds(len(y), frame_length, hop_length, center).size
+        blocks_per_frame = frame_length // hop_length
+        n_blocks = n_frames - 1 + blocks_per_frame  # the blocks the frames cover
+        # Zero padding (and, uncentred, samples past the last frame) fill whole blocks.
+        padded_blocks = max(n_blocks, -(-(pad + len(y)) // hop_length))
+        squares = np.zeros(padded_blocks * hop_length)
+        squares[pad : pad + len(y)] = y
+        squares *= squares
+        block_energy = squares.reshape(-1, hop_length).sum(axis=1)[:n_blocks]
+        energy = np.lib.stride_tricks.sliding_window_view(block_energy, blocks_per_frame).sum(axis=1)
     return np.sqrt(energy / frame_length).astype(y.dtype)[None, :]
 
 
@@ -244,33 +277,59 @@ def zero_crossing_rate(
 
 
 def lpc(y: np.ndarray, order: int) -> np.ndarray:
-    """Linear-prediction coefficients by Burg's method, [1, a1, ..., a_order], as librosa.lpc
-    (Marple's recursion), returned in the input's float type. Error vectors live in two pairs of
-    preallocated buffers."""
+    """Linear-prediction coefficients by Burg's method, [1, a1, ..., a_order], as librosa.lpc,
+    returned in the input's float type.
+
+    Burg's reflection coefficients are ratios of quadratic forms of the lagged signal, so they can
+    come from the signal's autocorrelation (order + 2 dot products) corrected for the few products
+    that fall outside each stage's range, instead of from order passes over the prediction errors
+    (Vos, "A fast implementation of Burg's method", 2013). That halves the time on a 1.14 s window.
+    It runs in float64 whatever the input: on speech the reflection coefficients come near +-1, and
+    float32 rounding would move the coefficients by a few percent. Against librosa's recursion it
+    agrees to about 1e-9 of the largest coefficient (order 12 on speech), far below float32.
+    """
     y = _float_signal(y)
     if not isinstance(order, (int, np.integer)) or order < 1:
         raise ValueError(f"order={order} must be an integer > 0")
-    if len(y) <= order:
-        raise ValueError(f"LPC of order {order} needs more than {order} samples, got {len(y)}")
+    n = len(y)
+    if n <= order:
+        raise ValueError(f"LPC of order {order} needs more than {order} samples, got {n}")
     if not np.all(np.isfinite(y)):
         raise ValueError("LPC input is not finite everywhere")
-    # Burg's recursion runs in float64 whatever the input: on speech the reflection coefficients
-    # come near +-1 and float32 rounding would move the coefficients by a few percent.
-    signal = y.astype(np.float64, copy=False)
-    coeffs = np.zeros(order + 1)
+    x = y.astype(np.float64, copy=False)
+    size = order + 2  # lags 0 .. order+1 take part in the last stage
+    lags = np.arange(size)
+
+    def lagged(rows: np.ndarray) -> np.ndarray:
+        """Matrix [x[row - lag]], zero where the index falls outside the signal."""
+        index = rows[:, None] - lags[None, :]
+        inside = (index >= 0) & (index < n)
+        return np.where(inside, x[np.clip(index, 0, n - 1)], 0.0)
+
+    # gram[p, q] = sum over a stage's range of x[t - p] x[t - q]. Start from the autocorrelation
+    # (the sum over all t) and remove the products past the signal's end...
+    autocorrelation = np.array([np.dot(x[: n - d], x[d:]) if d < n else 0.0 for d in lags])
+    gram = autocorrelation[np.abs(lags[:, None] - lags[None, :])]
+    tail = lagged(np.arange(n, n + size - 1))
+    gram -= tail.T @ tail
+    # ... and, at stage i, those at t <= i, before the range of its errors begins.
+    head = lagged(np.arange(order))
+    coeffs = np.zeros(size)
     coeffs[0] = 1.0
-    forward, backward = signal[1:], signal[:-1]
-    buffers = [(np.empty_like(forward), np.empty_like(forward)) for _ in range(2)]
-    den = float(np.dot(forward, forward)) + float(np.dot(backward, backward))
-    tiny = float(np.finfo(np.float64).tiny)
+    eps = float(np.finfo(np.float64).eps)
     for i in range(order):
-        reflection = -2.0 * float(np.dot(backward, forward)) / (den + tiny)
-        coeffs[1 : i + 2] = coeffs[1 : i + 2] + reflection * coeffs[i::-1]
-        new_forward, new_backward = (buf[: len(forward)] for buf in buffers[i % 2])
-        np.multiply(backward, reflection, out=new_forward)
-        new_forward += forward
-        np.multiply(forward, reflection, out=new_backward)
-        new_backward += backward
-        den = (1.0 - reflection * reflection) * den - float(new_backward[-1]) ** 2 - float(new_forward[0]) ** 2
-        forward, backward = new_forward[1:], new_backward[:-1]
-    return coeffs.astype(y.dtype)
+        gram -= np.outer(head[i], head[i])
+        k = i + 2
+        g = gram[:k, :k]
+        forward = coeffs[:k]  # forward errors are the predictor applied to x[t - lag]
+        backward = forward[::-1]  # backward errors apply it reversed, one sample earlier
+        g_backward = g @ backward
+        cross = forward @ g_backward
+        energy = forward @ (g @ forward) + backward @ g_backward
+        # A signal the predictor already explains leaves errors of zero, and librosa's recursion
+        # then stops adding terms (0 / (0 + tiny)). Here those zeros come out as rounding noise of
+        # the quadratic forms, so below that noise the reflection is zero too.
+        noise = eps * np.abs(forward).sum() ** 2 * autocorrelation[0]
+        reflection = 0.0 if energy <= noise else float(np.clip(-2.0 * cross / energy, -1.0, 1.0))
+        coeffs[:k] = forward + reflection * backward
+    return coeffs[: order + 1].astype(y.dtype)

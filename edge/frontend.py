@@ -32,7 +32,7 @@ class Frontend:
         self.spec = spec
         self.dtype = np.dtype(spec.dtype)
         name = self.dtype.name
-        self.window = dsp.hann_window(spec.n_fft, name)
+        self._power_spectrum = dsp.PowerSpectrum(spec.n_fft, spec.window_frames, name)
         banks = [dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax, name)]
         if spec.image_n_mels:
             banks.append(
@@ -96,8 +96,7 @@ class Frontend:
         """Band powers (len(frame_indices), n_mels + image_n_mels) of the chosen frames."""
         half = self.spec.n_fft // 2
         self._padded[half : half + len(window)] = window
-        power = dsp.power_spectrum_frames(self._frames[frame_indices], self.window)
-        return power @ self._banks_t
+        return self._power_spectrum(self._frames[frame_indices]) @ self._banks_t
 
     def _from_bands(self, window: np.ndarray, bands: np.ndarray, kind: str) -> np.ndarray:
         spec = self.spec
