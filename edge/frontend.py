@@ -38,8 +38,8 @@ class Frontend:
             banks.append(
                 dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.image_n_mels, spec.fmin, spec.fmax, name)
             )
-        # One matmul yields both filterbanks' band powers: columns [:n_mels] and [n_mels:].
-        self._banks_t = np.ascontiguousarray(np.vstack(banks).T)
+        # One product yields both filterbanks' band powers: columns [:n_mels] and [n_mels:].
+        self._banks = dsp.FilterbankProduct(np.vstack(banks))
         self._dct_t = np.ascontiguousarray(dsp.dct_matrix(max(spec.n_mfcc, spec.image_n_mfcc), spec.n_mels, name).T)
         self.n_frames = spec.window_frames
         half = spec.n_fft // 2
@@ -96,7 +96,7 @@ class Frontend:
         """Band powers (len(frame_indices), n_mels + image_n_mels) of the chosen frames."""
         half = self.spec.n_fft // 2
         self._padded[half : half + len(window)] = window
-        return self._power_spectrum(self._frames[frame_indices]) @ self._banks_t
+        return self._banks(self._power_spectrum(self._frames[frame_indices]))
 
     def _from_bands(self, window: np.ndarray, bands: np.ndarray, kind: str) -> np.ndarray:
         spec = self.spec
@@ -149,7 +149,7 @@ class StreamingFeaturizer:
     def reset(self) -> None:
         """Forget cached frames (after a gap or a jump in the stream)."""
         self._cache_start = -1  # stream frame index of the first cached interior frame
-        self._cache = np.empty((0, self.frontend._banks_t.shape[1]), dtype=self.frontend.dtype)
+        self._cache = np.empty((0, self.frontend._banks.n_bands), dtype=self.frontend.dtype)
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         fe = self.frontend
