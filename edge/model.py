@@ -1,0 +1,196 @@
+"""Load an exported tonecue model and run it: the contract inside the ONNX file, then inference.
+
+Every exported model carries its contract in the ONNX metadata (keys below): the frontend spec,
+the voice gate, the labels, which input it takes (the statistics vector, possibly a selection
+of it, the (2, 20, 50) image, or the frame sequence) and how it was trained. The device builds its
+frontend from that contract, so training and device can never disagree about features; a file
+whose contract this tonecue cannot honour is refused with a `ModelError` that says why.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
+from .spec import FrontendSpec, SpecError
+from .vad import GateSettings
+
+CONTRACT_VERSION = 1
+PREFIX = "tonecue."
+DEFAULT_MODEL = Path(__file__).with_name("assets") / "model.onnx"
+
+
+class ModelError(Exception):
+    """A model file that is missing, unreadable, or whose contract cannot be honoured."""
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a model expects and promises, as stored in its metadata."""
+
+    spec: FrontendSpec
+    gate: GateSettings
+    labels: tuple[str, ...]
+    input_kind: str
+    selected_features: tuple[int, ...] | None = None
+    hop_frames: int = 22
+    model_name: str = "unknown"
+    precision: str = "fp32"
+    training: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example (no batch axis)."""
+        if self.input_kind == "stats" and self.selected_features is not None:
+            return (len(self.selected_features),)
+        return frontend_for(self.spec).output_shape(self.input_kind)
+
+    def to_metadata(self) -> dict[str, str]:
+        """String key/values for the ONNX file's metadata_props."""
+        values = {
+            "contract_version": CONTRACT_VERSION,
+            "frontend": self.spec.to_dict(),
+            "gate": self.gate.to_dict(),
+            "labels": list(self.labels),
+            "input_kind": self.input_kind,
+            "input_shape": list(self.input_shape),
+            "selected_features": None if self.selected_features is None else list(self.selected_features),
+            "hop_frames": self.hop_frames,
+            "model": self.model_name,
+            "precision": self.precision,
+            "training": self.training,
+        }
+        return {PREFIX + key: json.dumps(value, sort_keys=True) for key, value in values.items()}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str], source: str = "model") -> ModelContract:
+        values = {}
+        for key, text in metadata.items():
+            if key.startswith(PREFIX):
+                try:
+                    values[key[len(PREFIX) :]] = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ModelError(f"{source}: metadata {key} is not valid JSON ({exc})") from None
+        if not values:
+            raise ModelError(f"{source}: not a tonecue model (its ONNX metadata has no tonecue contract)")
+        version = values.get("contract_version")
+        if version != CONTRACT_VERSION:
+            raise ModelError(
+                f"{source}: contract version {version!r}, but this tonecue reads version {CONTRACT_VERSION}; "
+                "re-export the model with a matching tonecue"
+            )
+        missing = [k for k in ("frontend", "gate", "labels", "input_kind") if k not in values]
+        if missing:
+            raise ModelError(f"{source}: contract lacks {', '.join(missing)}")
+        try:
+            spec = FrontendSpec.from_dict(values["frontend"])
+            gate = GateSettings.from_dict(values["gate"])
+        except (SpecError, ValueError, TypeError) as exc:
+            raise ModelError(f"{source}: its frontend or gate settings cannot be honoured: {exc}") from None
+        labels = values["labels"]
+        if not (isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)):
+            raise ModelError(f"{source}: labels must be a non-empty list of names, got {labels!r}")
+        if len(set(labels)) != len(labels):
+            raise ModelError(f"{source}: labels repeat: {labels}")
+        kind = values["input_kind"]
+        if kind not in KINDS:
+            raise ModelError(f"{source}: input kind {kind!r} is unknown to this tonecue (it knows {KINDS})")
+        selected = values.get("selected_features")
+        if selected is not None:
+            if kind != "stats":
+                raise ModelError(f"{source}: selected features only apply to the stats input, not {kind!r}")
+            size = spec.stats_size
+            if not (
+                isinstance(selected, list)
+                and selected
+                and all(isinstance(i, int) and 0 <= i < size for i in selected)
+            ):
+                raise ModelError(f"{source}: selected features must be indices into the {size}-value stats vector")
+            selected = tuple(selected)
+        contract = cls(
+            spec=spec,
+            gate=gate,
+            labels=tuple(labels),
+            input_kind=kind,
+            selected_features=selected,
+            hop_frames=int(values.get("hop_frames", 22)),
+            model_name=str(values.get("model", "unknown")),
+            precision=str(values.get("precision", "fp32")),
+            training=values.get("training") or {},
+        )
+        stated = values.get("input_shape")
+        if stated is not None and tuple(stated) != contract.input_shape:
+            raise ModelError(
+                f"{source}: its input shape {tuple(stated)} does not match what its frontend makes "
+                f"({contract.input_shape})"
+            )
+        return contract
+
+
+class EmotionModel:
+    """An ONNX Runtime session with the frontend its contract asks for.
+
+    `probabilities(windows)` featurizes windows of audio and returns class probabilities;
+    `featurizer()` gives a streaming featurizer for the live loop.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_MODEL, threads: int = 1):
+        self.path = Path(path)
+        source = str(self.path)
+        if not self.path.is_file():
+            raise ModelError(f"{source}: model file not found")
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - the edge extra installs it
+            raise ModelError(f"onnxruntime is not installed ({exc}); install tonecue[edge]") from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
+            raise ModelError(f"{source}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.contract = ModelContract.from_metadata(metadata, source)
+        self.labels = self.contract.labels
+        self.frontend: Frontend = frontend_for(self.contract.spec)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1:
+            raise ModelError(f"{source}: expected one input, the graph has {len(inputs)}")
+        self._input = inputs[0].name
+        graph_shape = tuple(inputs[0].shape[1:])
+        if any(isinstance(d, int) for d in graph_shape) and graph_shape != self.contract.input_shape:
+            raise ModelError(
+                f"{source}: the graph takes {graph_shape} but its contract promises {self.contract.input_shape}"
+            )
+        names = [o.name for o in outputs]
+        self._output = "probabilities" if "probabilities" in names else names[-1]
+        self._selected = None if self.contract.selected_features is None else np.asarray(self.contract.selected_features)
+
+    def select(self, features: np.ndarray) -> np.ndarray:
+        """Frontend output (batch, ...) to model input: the selected stats columns, float32."""
+        if self._selected is not None:
+            features = features[:, self._selected]
+        return np.ascontiguousarray(features, dtype=np.float32)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities (batch, n_labels) for frontend outputs (batch, ...)."""
+        out = self.session.run([self._output], {self._input: self.select(features)})[0]
+        out = np.asarray(out, dtype=np.float32).reshape(len(features), -1)
+        if out.shape[1] != len(self.labels):
+            raise ModelError(f"{self.path}: the model gives {out.shape[1]} scores for {len(self.labels)} labels")
+        return out
+
+    def probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities for whole windows of audio (batch, window_samples)."""
+        features = np.stack([self.frontend.features(w, self.contract.input_kind) for w in windows])
+        return self.predict(features)
+
+    def featurizer(self) -> StreamingFeaturizer:
+        return StreamingFeaturizer(self.frontend, self.contract.input_kind)
