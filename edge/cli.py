@@ -25,7 +25,11 @@ import numpy as np  # noqa: E402
 
 from .audio import AudioError, load_audio
 from .frontend import KINDS, featurize_clip, frontend_for
+from .model import DEFAULT_MODEL, ModelError
 from .spec import FrontendSpec
+
+# Exit codes: 1 some input could not be read; 2 usage (argparse); 3 the model cannot be used.
+EXIT_INPUT, EXIT_MODEL = 1, 3
 
 DEMO_CLIP = Path(__file__).with_name("assets") / "demo.wav"
 # The device re-decides every 22 frames (0.51 s): a whole number of frames keeps the frames that
@@ -80,7 +84,26 @@ def run_features(args: argparse.Namespace) -> int:
         except AudioError as exc:
             print(json.dumps({"file": str(path), "error": str(exc)}), flush=True)
             failed = True
-    return 1 if failed else 0
+    return EXIT_INPUT if failed else 0
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    from .classify import classify_file
+    from .model import EmotionModel
+
+    try:
+        model = EmotionModel(args.model)
+    except ModelError as exc:
+        print(f"tonecue: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    failed = False
+    for path in args.files:
+        try:
+            print(json.dumps(classify_file(model, path)), flush=True)
+        except AudioError as exc:
+            print(json.dumps({"file": str(path), "error": str(exc)}), flush=True)
+            failed = True
+    return EXIT_INPUT if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     features = commands.add_parser("features", help="summarise the model inputs of audio files as JSON lines")
     features.add_argument("files", nargs="+", help="WAV, FLAC or AIFF files, any rate, mono or stereo")
     features.set_defaults(handler=run_features)
+    classify = commands.add_parser(
+        "classify", help="classify audio files as the device would hear them: one JSON line per file"
+    )
+    classify.add_argument("files", nargs="+", help="WAV, FLAC or AIFF files, any rate, mono or stereo")
+    classify.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="an exported tonecue ONNX model")
+    classify.set_defaults(handler=run_classify)
     for sub in (demo, features):
         sub.add_argument("--hop-frames", type=int, default=DEFAULT_HOP_FRAMES,
                          help=f"frames between window starts (default {DEFAULT_HOP_FRAMES}, about 0.5 s)")
