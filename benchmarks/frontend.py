@@ -25,7 +25,6 @@ if __name__ == "__main__":  # thread caps must be set before numpy loads its BLA
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -34,6 +33,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from tonecue.benchmarks.machine import describe_machine  # noqa: E402
 from tonecue.edge.audio import load_audio  # noqa: E402
 from tonecue.edge.frontend import Frontend, featurize_clip  # noqa: E402
 from tonecue.edge.spec import FrontendSpec  # noqa: E402
@@ -123,25 +123,9 @@ def cold_start(script: str, window_file: str, runs: int) -> dict:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import librosa
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "librosa": librosa.__version__,
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
-    }
+    return {**describe_machine(), "librosa": librosa.__version__}
 
 
 def run(repeats: int = 7, cold_runs: int = 5) -> dict:

@@ -6,10 +6,10 @@ was trained with. Defaults are the seed's: 22,050 Hz, n_fft 2048, hop 512, 50-fr
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
+
+from .settings import VersionedSettings
 
 FORMAT_VERSION = 1
 
@@ -21,7 +21,7 @@ class SpecError(ValueError):
 
 
 @dataclass(frozen=True)
-class FrontendSpec:
+class FrontendSpec(VersionedSettings):
     """Every setting of the feature frontend.
 
     sample_rate: audio rate the features are computed at (Hz).
@@ -55,6 +55,10 @@ class FrontendSpec:
     top_db: float | None = 80.0
     amin: float = 1e-10
     dtype: str = "float32"
+
+    FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
+    DESCRIPTION: ClassVar[str] = "frontend spec"
+    ERROR: ClassVar[type[ValueError]] = SpecError
 
     def __post_init__(self) -> None:
         problems = []
@@ -130,34 +134,3 @@ class FrontendSpec:
             + [f"lpc_{i}" for i in range(1, self.lpc_order + 1)]
             + ["rms_mean", "zcr_mean"]
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, **dataclasses.asdict(self)}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FrontendSpec:
-        data = dict(data)
-        version = data.pop("format_version", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
-            raise SpecError(
-                f"frontend spec format {version!r} is not supported by this tonecue "
-                f"(it reads format {FORMAT_VERSION}); upgrade tonecue or re-export the model"
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"frontend spec has settings this tonecue does not know: {unknown}")
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, text: str) -> FrontendSpec:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"frontend spec is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise SpecError("frontend spec JSON must be an object")
-        return cls.from_dict(data)

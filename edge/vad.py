@@ -32,13 +32,14 @@ out after about `(level - floor - margin_db) / floor_rise_db_per_s` seconds. The
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import ClassVar, Iterable
 
 import numpy as np
+
+from .settings import VersionedSettings
 
 __all__ = [
     "DIGITAL_SILENCE_DB",
@@ -65,7 +66,7 @@ class GateError(ValueError):
 
 
 @dataclass(frozen=True)
-class GateSettings:
+class GateSettings(VersionedSettings):
     """Every setting of the voice-activity gate, frozen and serialisable (it travels in a model's
     metadata beside the frontend spec, so the device gates exactly as training did).
 
@@ -100,6 +101,10 @@ class GateSettings:
     floor_rise_db_per_s: float = 3.0
     initial_floor_db: float = -75.0
 
+    FORMAT_VERSION: ClassVar[int] = GATE_FORMAT_VERSION
+    DESCRIPTION: ClassVar[str] = "voice gate settings"
+    ERROR: ClassVar[type[ValueError]] = GateError
+
     def __post_init__(self) -> None:
         problems = []
         for field in dataclasses.fields(self):
@@ -126,37 +131,6 @@ class GateSettings:
     def lowest_floor_db(self) -> float:
         """The floor never goes below this: any lower floor gives the same decisions."""
         return self.min_level_db - self.margin_db
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format_version": GATE_FORMAT_VERSION, **dataclasses.asdict(self)}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GateSettings:
-        data = dict(data)
-        version = data.pop("format_version", GATE_FORMAT_VERSION)
-        if version != GATE_FORMAT_VERSION:
-            raise GateError(
-                f"voice gate settings format {version!r} is not supported by this tonecue "
-                f"(it reads format {GATE_FORMAT_VERSION}); upgrade tonecue or re-export the model"
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise GateError(f"voice gate settings has settings this tonecue does not know: {unknown}")
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, text: str) -> GateSettings:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GateError(f"voice gate settings are not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise GateError("voice gate settings JSON must be an object")
-        return cls.from_dict(data)
 
 
 def window_level_db(window: np.ndarray) -> float:
