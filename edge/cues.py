@@ -1,0 +1,405 @@
+"""Cues as data: what the wearer sees (a colour, its brightness) and feels (a vibration rhythm).
+
+A rhythm is a tuple of (on_seconds, off_seconds) pulses played once when the shown emotion changes.
+The defaults differ in what skin tells apart best without looking — the number of pulses, their
+length and their tempo — rather than in motor strength, which is hard to judge on the body:
+
+- **angry**: three rapid short buzzes (0.12 s on, 0.08 s off) — urgent, like a knock.
+- **happy**: two bouncy pulses (0.2 s, a 0.15 s gap, 0.2 s) — a da-dum.
+- **sad**: one long slow pulse (1 s) — nothing else lasts as long.
+- **neutral**: one short tick (0.1 s) — the least intrusive cue for the most common state.
+
+Pulses are at least 0.08 s because a coin or ERM motor needs about 50 ms to spin up; gaps are at
+least 0.08 s so that pulses are felt apart. Colours follow common associations (red, yellow, blue,
+white) and the error cue — a slow amber blink without vibration — never vibrates, so a fault can
+not be mistaken for an emotion by someone who only feels the device.
+
+Researchers who retrain with other classes give patterns for their labels in the config file;
+a label without one gets a generated colour and rhythm, distinct from the others, and a warning.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import dataclasses
+import logging
+import math
+import numbers
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .decision import Decision
+
+__all__ = [
+    "Cue",
+    "CueError",
+    "CuePattern",
+    "CuePlanner",
+    "CueSettings",
+    "DEFAULT_PATTERNS",
+    "error_cue",
+    "generated_pattern",
+]
+
+log = logging.getLogger(__name__)
+
+Rhythm = tuple[tuple[float, float], ...]
+RGB = tuple[int, int, int]
+
+#: The longest rhythm accepted; a cue that buzzes for longer is a nag, not a cue.
+MAX_RHYTHM_SECONDS = 5.0
+
+
+class CueError(ValueError):
+    """A cue setting that is malformed or out of range."""
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+
+
+def parse_color(value: Any, name: str = "color") -> RGB:
+    """A colour from "#rrggbb" or [r, g, b] with 0..255 integers."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"#?([0-9a-fA-F]{6})", value.strip())
+        if not match:
+            raise CueError(f'{name} must be "#rrggbb" or [r, g, b] with 0..255 each, got {value!r}')
+        h = match.group(1)
+        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    if isinstance(value, (list, tuple)) and len(value) == 3:
+        if all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and 0 <= c <= 255 for c in value):
+            return (int(value[0]), int(value[1]), int(value[2]))
+    raise CueError(f'{name} must be "#rrggbb" or [r, g, b] with 0..255 each, got {value!r}')
+
+
+def color_hex(color: RGB) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+def parse_rhythm(value: Any, name: str = "rhythm") -> Rhythm:
+    """A rhythm from a sequence of [on_seconds, off_seconds] pairs (empty = no vibration)."""
+    expected = f"{name} must be a list of [on_seconds, off_seconds] pairs"
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise CueError(f"{expected}, got {value!r}")
+    pulses = []
+    for i, pulse in enumerate(value):
+        if isinstance(pulse, (str, bytes)) or not isinstance(pulse, Sequence) or len(pulse) != 2:
+            raise CueError(f"{expected}; pulse {i} is {pulse!r}")
+        on, off = pulse
+        if not (_is_number(on) and _is_number(off)) or on <= 0 or off < 0:
+            raise CueError(f"{expected} with on > 0 and off >= 0 seconds; pulse {i} is {pulse!r}")
+        pulses.append((float(on), float(off)))
+    total = sum(on + off for on, off in pulses)
+    if total > MAX_RHYTHM_SECONDS:
+        raise CueError(f"{name} lasts {total:g} s; at most {MAX_RHYTHM_SECONDS:g} s is allowed")
+    return tuple(pulses)
+
+
+def rhythm_seconds(rhythm: Rhythm) -> float:
+    return sum(on + off for on, off in rhythm)
+
+
+@dataclass(frozen=True)
+class CuePattern:
+    """One label's cue: an RGB colour (0..255 each, at full brightness) and a vibration rhythm."""
+
+    color: RGB
+    rhythm: Rhythm
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "color", parse_color(self.color))
+        object.__setattr__(self, "rhythm", parse_rhythm(self.rhythm))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"color": color_hex(self.color), "rhythm": [list(p) for p in self.rhythm]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CuePattern:
+        if not isinstance(data, Mapping):
+            raise CueError(f"a pattern must be a table with color and rhythm, got {data!r}")
+        unknown = sorted(set(data) - {"color", "rhythm"})
+        if unknown:
+            raise CueError(f"unknown pattern keys {unknown}; expected color and rhythm")
+        missing = sorted({"color", "rhythm"} - set(data))
+        if missing:
+            raise CueError(f"a pattern needs {missing}")
+        return cls(color=data["color"], rhythm=data["rhythm"])
+
+
+DEFAULT_PATTERNS: dict[str, CuePattern] = {
+    "angry": CuePattern((255, 0, 0), ((0.12, 0.08), (0.12, 0.08), (0.12, 0.0))),
+    "happy": CuePattern((255, 200, 0), ((0.2, 0.15), (0.2, 0.0))),
+    "sad": CuePattern((0, 64, 255), ((1.0, 0.0),)),
+    "neutral": CuePattern((255, 255, 255), ((0.1, 0.0),)),
+}
+
+# Rhythms handed to labels without a pattern, in order; any equal to one in use are skipped.
+_GENERATED_RHYTHMS: tuple[Rhythm, ...] = tuple(
+    tuple((on, 0.15) for _ in range(count - 1)) + ((on, 0.0),)
+    for on in (0.4, 0.1, 0.25, 0.6)
+    for count in (1, 2, 3, 4)
+)
+
+
+def generated_pattern(index: int, used: Sequence[CuePattern] = ()) -> CuePattern:
+    """The `index`-th generated pattern: a hue stepped by the golden angle (neighbours far apart
+    on the colour wheel) and a rhythm from a fixed list, skipping rhythms already `used`."""
+    hue = (0.11 + index * 0.381966) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 1.0, 1.0)
+    taken = {p.rhythm for p in used}
+    free = [r_ for r_ in _GENERATED_RHYTHMS if r_ not in taken] or list(_GENERATED_RHYTHMS)
+    return CuePattern((round(r * 255), round(g * 255), round(b * 255)), free[index % len(free)])
+
+
+@dataclass(frozen=True)
+class CueSettings:
+    """Every cue setting, frozen and serialisable.
+
+    patterns: the four seed labels' DEFAULT_PATTERNS
+        Colour and rhythm per label, as a mapping (stored sorted as (label, CuePattern) pairs).
+        `from_dict` (the config file) adds its patterns to the defaults, overriding same names.
+    min_brightness: 0.15, max_brightness: 1.0
+        LED brightness (0..1) at confidence 0 and 1; linear in between. The minimum keeps a shown
+        cue visible even when the model is unsure.
+    brightness_step: 0.1
+        The LED is re-set when brightness would move by at least this much (not every window).
+    cooldown_seconds: 3.0
+        The motor never starts a rhythm sooner than this after the last one started; a change
+        during the cooldown buzzes when it ends, if its emotion is still shown.
+    error_color: "#ff8000" (amber), error_blink: (0.5, 1.5)
+        The fault cue (no microphone, no model): a slow blink of this colour, on and off seconds.
+        It never vibrates.
+    """
+
+    patterns: Any = dataclasses.field(default_factory=lambda: dict(DEFAULT_PATTERNS))
+    min_brightness: float = 0.15
+    max_brightness: float = 1.0
+    brightness_step: float = 0.1
+    cooldown_seconds: float = 3.0
+    error_color: RGB = (255, 128, 0)
+    error_blink: tuple[float, float] = (0.5, 1.5)
+
+    def __post_init__(self) -> None:
+        patterns = self.patterns
+        if isinstance(patterns, Mapping):
+            patterns = patterns.items()
+        pairs = []
+        for item in patterns:
+            label, pattern = item
+            if not isinstance(label, str) or not label:
+                raise CueError(f"pattern labels must be non-empty strings, got {label!r}")
+            if not isinstance(pattern, CuePattern):
+                try:
+                    pattern = CuePattern.from_dict(pattern)
+                except CueError as exc:
+                    raise CueError(f"patterns.{label}: {exc}") from None
+            pairs.append((label, pattern))
+        if len({label for label, _ in pairs}) != len(pairs):
+            raise CueError("patterns name a label twice")
+        object.__setattr__(self, "patterns", tuple(sorted(pairs)))
+
+        problems = []
+        for name in ("min_brightness", "max_brightness", "brightness_step", "cooldown_seconds"):
+            value = getattr(self, name)
+            if not _is_number(value):
+                problems.append(f"{name} must be a finite number, got {value!r}")
+            else:
+                object.__setattr__(self, name, float(value))
+        if problems:
+            raise CueError("; ".join(problems))
+        if not 0 <= self.min_brightness <= self.max_brightness <= 1:
+            problems.append(
+                f"need 0 <= min_brightness <= max_brightness <= 1, got "
+                f"min_brightness {self.min_brightness}, max_brightness {self.max_brightness}"
+            )
+        if not 0 < self.brightness_step <= 1:
+            problems.append(f"brightness_step must be in (0, 1], got {self.brightness_step}")
+        if self.cooldown_seconds < 0:
+            problems.append(f"cooldown_seconds must be >= 0, got {self.cooldown_seconds}")
+        try:
+            object.__setattr__(self, "error_color", parse_color(self.error_color, "error_color"))
+        except CueError as exc:
+            problems.append(str(exc))
+        blink = self.error_blink
+        if (
+            isinstance(blink, (str, bytes))
+            or not isinstance(blink, Sequence)
+            or len(blink) != 2
+            or not all(_is_number(x) and x > 0 for x in blink)
+        ):
+            problems.append(f"error_blink must be [on_seconds, off_seconds], both > 0, got {blink!r}")
+        else:
+            object.__setattr__(self, "error_blink", (float(blink[0]), float(blink[1])))
+        if problems:
+            raise CueError("; ".join(problems))
+
+    @property
+    def pattern_map(self) -> dict[str, CuePattern]:
+        return dict(self.patterns)
+
+    def brightness(self, confidence: float) -> float:
+        """LED brightness for a confidence in [0, 1] (clipped)."""
+        c = min(max(float(confidence), 0.0), 1.0)
+        return self.min_brightness + (self.max_brightness - self.min_brightness) * c
+
+    def patterns_for(self, labels: Sequence[str]) -> dict[str, CuePattern]:
+        """A pattern for every label: the configured one, or a generated one (with a warning)."""
+        known = self.pattern_map
+        result = {label: known[label] for label in labels if label in known}
+        missing = [label for label in labels if label not in known]
+        for i, label in enumerate(missing):
+            result[label] = generated_pattern(i, list(result.values()))
+            log.warning(
+                "no cue pattern for label %r; using colour %s and rhythm %s "
+                "(set [cues.patterns.%s] in the config file to choose one)",
+                label, color_hex(result[label].color), [list(p) for p in result[label].rhythm], label,
+            )
+        rhythms: dict[Rhythm, str] = {}
+        for label in labels:
+            other = rhythms.setdefault(result[label].rhythm, label)
+            if other != label:
+                log.warning("labels %r and %r vibrate alike: a wearer cannot tell them apart by feel", other, label)
+        return {label: result[label] for label in labels}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "patterns": {label: p.to_dict() for label, p in self.patterns},
+            "min_brightness": self.min_brightness,
+            "max_brightness": self.max_brightness,
+            "brightness_step": self.brightness_step,
+            "cooldown_seconds": self.cooldown_seconds,
+            "error_color": color_hex(self.error_color),
+            "error_blink": list(self.error_blink),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CueSettings:
+        data = dict(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CueError(f"unknown cue settings {unknown}; expected some of {sorted(known)}")
+        if "patterns" in data:
+            given = data["patterns"]
+            if not isinstance(given, Mapping):
+                raise CueError(f"patterns must be a table of label = {{color, rhythm}}, got {given!r}")
+            data["patterns"] = {**DEFAULT_PATTERNS, **given}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One instruction to the indicators.
+
+    kind: "emotion" (show `color` at `brightness`, solid), "off" (LED off, motor stopped) or
+        "error" (blink `color` at `blink` = (on, off) seconds, motor stopped).
+    label: the emotion, or None.
+    color: RGB 0..255 at full brightness; `rgb` is what the LED shows (0..1 per channel).
+    pattern: the label's rhythm; `vibrate` says whether to play it now (a cue that only updates
+        the brightness, or one inside the motor's cooldown, does not vibrate). `rhythm` is what to
+        play: `pattern` or ().
+    """
+
+    kind: str
+    label: str | None = None
+    color: RGB = (0, 0, 0)
+    brightness: float = 0.0
+    confidence: float = 0.0
+    pattern: Rhythm = ()
+    vibrate: bool = False
+    blink: tuple[float, float] | None = None
+    message: str | None = None
+    time: float | None = None
+
+    @property
+    def rhythm(self) -> Rhythm:
+        return self.pattern if self.vibrate else ()
+
+    @property
+    def rgb(self) -> tuple[float, float, float]:
+        """Per-channel LED level in 0..1: the colour scaled by the brightness."""
+        if self.kind == "off":
+            return (0.0, 0.0, 0.0)
+        scale = self.brightness if self.kind == "emotion" else 1.0
+        return tuple(min(1.0, c / 255.0 * scale) for c in self.color)  # type: ignore[return-value]
+
+
+OFF = Cue(kind="off")
+
+
+def error_cue(message: str, settings: CueSettings | None = None, now: float | None = None) -> Cue:
+    """The fault cue: a slow blink of the error colour, no vibration."""
+    s = CueSettings() if settings is None else settings
+    return Cue(kind="error", color=s.error_color, brightness=1.0, blink=s.error_blink, message=message, time=now)
+
+
+class CuePlanner:
+    """Turns decisions into cues: a cue when the shown emotion changes, when its brightness has
+    moved by `brightness_step`, or when a vibration deferred by the cooldown becomes due; None
+    otherwise. Deterministic: the clock is passed in."""
+
+    def __init__(self, settings: CueSettings | None = None, labels: Sequence[str] | None = None):
+        self.settings = CueSettings() if settings is None else settings
+        if not isinstance(self.settings, CueSettings):
+            raise CueError(f"expected CueSettings, got {type(self.settings).__name__}")
+        self._patterns: dict[str, CuePattern] | None = None
+        if labels is not None:
+            self._patterns = self.settings.patterns_for(tuple(labels))
+        self._last_buzz = -math.inf
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what is shown (when indicators were re-opened): the next `plan` sends the
+        current state as new, vibration included (cooldown permitting; the cooldown is kept)."""
+        self._shown: Cue | None = None
+        self._pending_buzz = False
+
+    def pattern(self, label: str) -> CuePattern:
+        if self._patterns is None or label not in self._patterns:
+            labels = list(self._patterns or {}) + [label]
+            self._patterns = self.settings.patterns_for(labels)
+        return self._patterns[label]
+
+    def error(self, message: str, now: float) -> Cue:
+        """The fault cue; the next `plan` after it re-sends the current state."""
+        self.reset()
+        self._shown = error_cue(message, self.settings, now)
+        return self._shown
+
+    def plan(self, decision: Decision, now: float) -> Cue | None:
+        if self._patterns is None and decision.labels:
+            self._patterns = self.settings.patterns_for(decision.labels)
+        shown = self._shown
+        if decision.label is None:
+            self._pending_buzz = False
+            if shown is not None and shown.kind == "off":
+                return None
+            self._shown = Cue(kind="off", time=now)
+            return self._shown
+
+        s = self.settings
+        pattern = self.pattern(decision.label)
+        brightness = s.brightness(decision.confidence)
+        new_label = shown is None or shown.kind != "emotion" or shown.label != decision.label
+        if new_label:
+            # A change of emotion wants a buzz, unless the display was only restored after a fault.
+            self._pending_buzz = shown is None or shown.kind != "error" or decision.changed
+        cooling = now - self._last_buzz < s.cooldown_seconds
+        vibrate = self._pending_buzz and bool(pattern.rhythm) and not cooling
+        if not (new_label or vibrate or abs(brightness - shown.brightness) >= s.brightness_step - 1e-9):
+            return None
+        if vibrate:
+            self._last_buzz = now
+            self._pending_buzz = False
+        self._shown = Cue(
+            kind="emotion",
+            label=decision.label,
+            color=pattern.color,
+            brightness=brightness,
+            confidence=decision.confidence,
+            pattern=pattern.rhythm,
+            vibrate=vibrate,
+            time=now,
+        )
+        return self._shown
