@@ -10,6 +10,7 @@ whose contract this tonecue cannot honour is refused with a `ModelError` that sa
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,9 @@ class EmotionModel:
         source = str(self.path)
         if not self.path.is_file():
             raise ModelError(f"{source}: model file not found")
+        # onnxruntime >= 1.29 writes a device id and telemetry events under $HOME at import
+        # unless told not to; a wearable has no business doing either.
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - the edge extra installs it
