@@ -28,8 +28,9 @@ from .frontend import KINDS, featurize_clip, frontend_for
 from .model import DEFAULT_MODEL, ModelError
 from .spec import FrontendSpec
 
-# Exit codes: 1 some input could not be read; 2 usage (argparse); 3 the model cannot be used.
-EXIT_INPUT, EXIT_MODEL = 1, 3
+# Exit codes: 1 some input could not be read; 2 usage (argparse); 3 the model cannot be used;
+# 4 the config file is wrong. Distinct, so that systemd's logs and scripts can tell them apart.
+EXIT_INPUT, EXIT_MODEL, EXIT_CONFIG = 1, 3, 4
 
 DEMO_CLIP = Path(__file__).with_name("assets") / "demo.wav"
 # The device re-decides every 22 frames (0.51 s): a whole number of frames keeps the frames that
@@ -106,6 +107,54 @@ def run_classify(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failed else 0
 
 
+def run_live(args: argparse.Namespace) -> int:
+    """The device loop on the microphone, or on a replayed file."""
+    import logging
+
+    from .capture import FileSource, MicrophoneSource
+    from .config import ConfigError, load_config
+    from .indicators import make_indicator
+    from .model import EmotionModel
+    from .service import Service
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"tonecue: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(level=config.service.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        model = EmotionModel(args.model or config.model.model_path)
+    except ModelError as exc:
+        print(f"tonecue: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    rate = model.contract.spec.sample_rate
+    input_file = args.input or config.audio.input_file
+    if input_file:
+        try:
+            replay = FileSource(input_file, rate, realtime=not args.fast, block_seconds=config.audio.block_seconds)
+        except AudioError as exc:
+            print(f"tonecue: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+
+        def open_source():
+            return replay
+
+    else:
+
+        def open_source():
+            return MicrophoneSource(
+                rate,
+                device=config.audio.sounddevice_device,
+                block_seconds=config.audio.block_seconds,
+                device_rate=config.audio.sample_rate or None,
+            )
+
+    service = Service(config, model, make_indicator(config.indicators, config.cues), open_source)
+    service.install_signal_handlers()
+    return service.run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tonecue", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     features = commands.add_parser("features", help="summarise the model inputs of audio files as JSON lines")
     features.add_argument("files", nargs="+", help="WAV, FLAC or AIFF files, any rate, mono or stereo")
     features.set_defaults(handler=run_features)
+    run = commands.add_parser("run", help="the device loop: microphone (or --input FILE) to light and vibration cues")
+    run.add_argument("--config", type=Path, default=None,
+                     help="TOML config (default /etc/tonecue/tonecue.toml if it exists, else built-in defaults)")
+    run.add_argument("--model", type=Path, default=None, help="an exported tonecue ONNX model (overrides the config)")
+    run.add_argument("--input", type=Path, default=None, help="replay this audio file instead of the microphone")
+    run.add_argument("--fast", action="store_true", help="with --input: replay as fast as possible, not in real time")
+    run.set_defaults(handler=run_live)
     classify = commands.add_parser(
         "classify", help="classify audio files as the device would hear them: one JSON line per file"
     )

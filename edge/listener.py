@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .model import EmotionModel
-from .vad import VoiceGate, window_level_db
+from .vad import GateSettings, VoiceGate, window_level_db
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,17 @@ class Heard:
 
 
 class Listener:
-    def __init__(self, model: EmotionModel, hop_frames: int | None = None):
+    def __init__(self, model: EmotionModel, hop_frames: int | None = None, gate: GateSettings | None = None):
         self.model = model
         spec = model.contract.spec
         self.hop_frames = hop_frames or model.contract.hop_frames
+        self.gate = gate or model.contract.gate
         self._hop_seconds = self.hop_frames * spec.hop_length / spec.sample_rate
         self.reset()
 
     def reset(self) -> None:
         """A new stream: fresh noise floor, no shared frames."""
-        self._gate = VoiceGate.from_settings(self.model.contract.gate, hop_seconds=self._hop_seconds)
+        self._gate = VoiceGate.from_settings(self.gate, hop_seconds=self._hop_seconds)
         self._featurizer = self.model.featurizer()
 
     def hear(self, start: int, window: np.ndarray) -> Heard:

@@ -1,0 +1,177 @@
+"""The device's live loop: audio in, cues out, for as long as the wearer has it on.
+
+    source (microphone or replayed file) -> WindowStream -> Listener (gate, features, model)
+        -> EmotionSmoother -> CuePlanner -> indicators
+
+All work happens on this thread; the microphone's callback only queues blocks. The loop speaks
+systemd's notify protocol (READY once running, WATCHDOG only after an iteration it completed,
+STATUS with the current emotion, STOPPING), survives a microphone that is missing or vanishes
+(an error cue, a log line, retries with backoff, recovery when it returns) and stops within a
+second of SIGTERM or SIGINT with every indicator off. Audio stays in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .capture import Backoff, EndOfStream, MicrophoneError
+from .config import Config
+from .cues import CuePlanner
+from .decision import EmotionSmoother
+from .indicators import Indicator
+from .listener import Listener
+from .model import EmotionModel
+from .notify import Notifier, WatchdogPacer
+from .stream import WindowStream
+from .vad import GateSettings
+
+log = logging.getLogger("tonecue")
+
+READ_TIMEOUT_S = 0.2  # how long a read may block: bounds how late a stop request is noticed
+
+
+class Source(Protocol):
+    def read(self, timeout: float | None = None) -> np.ndarray | None: ...
+    def close(self) -> None: ...
+
+
+def hop_frames_for(config: Config, model: EmotionModel) -> int:
+    """The configured hop in whole frames (so successive windows share reusable frames)."""
+    spec = model.contract.spec
+    return max(1, round(config.stream.hop_seconds * spec.sample_rate / spec.hop_length))
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        model: EmotionModel,
+        indicator: Indicator,
+        open_source: Callable[[], Source],
+        notifier: Notifier | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: Backoff | None = None,
+        watchdog: WatchdogPacer | None = None,
+    ):
+        self.model = model
+        self.indicator = indicator
+        self.open_source = open_source
+        self.notifier = notifier or Notifier()
+        self.clock = clock
+        self.backoff = backoff or Backoff()
+        self.watchdog = watchdog or (
+            WatchdogPacer.from_environment(clock=clock) if config.service.watchdog else WatchdogPacer(None)
+        )
+        hop_frames = hop_frames_for(config, model)
+        # A [gate] section that differs from the defaults is the wearer's choice; otherwise the
+        # gate the model was trained with.
+        gate = config.gate if config.gate != GateSettings() else model.contract.gate
+        self.listener = Listener(model, hop_frames, gate)
+        self.stream = WindowStream(model.contract.spec, hop_frames)
+        self.smoother = EmotionSmoother(model.labels, config.decision)
+        self.planner = CuePlanner(config.cues, model.labels)
+        self._stop = threading.Event()
+        self._fault_message: str | None = None
+        self._status: str | None = ""  # the emotion last reported in STATUS ("" before any)
+        self.windows_heard = 0
+
+    # --- control --------------------------------------------------------------------------------
+
+    def stop(self, *_signal_args) -> None:
+        """Ask the loop to end (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.stop)
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.notifier.ready(status="starting")
+        try:
+            while not self._stop.is_set():
+                try:
+                    source = self.open_source()
+                except MicrophoneError as exc:
+                    self._fault(exc)
+                    continue
+                try:
+                    self._listen(source)
+                except EndOfStream:
+                    self._finish_stream()
+                    break
+                except MicrophoneError as exc:
+                    self._fault(exc)
+                finally:
+                    source.close()
+        finally:
+            self.notifier.stopping(status="stopping")
+            self.indicator.off()
+            self.indicator.close()
+        return 0
+
+    def _listen(self, source: Source) -> None:
+        self._restart_stream()
+        while not self._stop.is_set():
+            block = source.read(timeout=READ_TIMEOUT_S)
+            now = self.clock()
+            self.watchdog.tick(self.notifier, now)
+            if block is None:
+                continue
+            if self._fault_message is not None:
+                log.info("audio is back")
+                self._fault_message = None
+                self.backoff.reset()
+            for start, window in self.stream.push(block):
+                self._hear(start, window, now)
+
+    def _hear(self, start: int, window: np.ndarray, now: float) -> None:
+        heard = self.listener.hear(start, window)
+        self.windows_heard += 1
+        decision = self.smoother.update(heard.probabilities, now)
+        cue = self.planner.plan(decision, now)
+        if cue is not None:
+            self.indicator.show(cue)
+        # STATUS on a change of emotion only: systemctl status shows it, and a chatty socket
+        # would fill systemd's queue.
+        if decision.label != self._status:
+            self._status = decision.label
+            shown = f"{decision.label} ({decision.confidence:.2f})" if decision.label else "nothing"
+            self.notifier.status(f"listening: {shown}")
+
+    def _finish_stream(self) -> None:
+        now = self.clock()
+        for start, window in self.stream.flush():
+            self._hear(start, window, now)
+
+    def _restart_stream(self) -> None:
+        """A new stream after (re)opening the source: nothing carries over across a gap."""
+        self.stream.reset()
+        self.listener.reset()
+        self.smoother.reset()
+
+    def _fault(self, exc: Exception) -> None:
+        """Show the error cue, log once per fault, and wait before the next try (interruptibly)."""
+        message = str(exc)
+        delay = self.backoff.next_delay()
+        if message != self._fault_message:
+            log.error("audio input failed: %s (retrying, next in %.1f s)", message, delay)
+            self._fault_message = message
+        self.indicator.show(self.planner.error(message, self.clock()))
+        self.notifier.status(f"no audio: {message}")
+        self._status = ""
+        waited = 0.0
+        while waited < delay and not self._stop.is_set():
+            # Sleep in slices so the watchdog keeps seeing a live (if idle) loop.
+            step = min(READ_TIMEOUT_S, delay - waited)
+            self._stop.wait(step)
+            waited += step
+            self.watchdog.tick(self.notifier, self.clock())

@@ -1,0 +1,216 @@
+"""The live loop, end to end: replayed speech in, cues and systemd notifications out, faults survived.
+
+Each test runs the real pieces (window stream, gate, frontend, ONNX Runtime, smoother, cue
+planner, notify protocol over a real Unix datagram socket); the indicator is a small recording
+subclass of the real base class, and a fault is a real MicrophoneError raised by a source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tonecue.edge.capture import Backoff, FileSource, MicrophoneError
+from tonecue.edge.cli import DEMO_CLIP, EXIT_CONFIG, EXIT_MODEL, main
+from tonecue.edge.config import Config
+from tonecue.edge.indicators import Indicator
+from tonecue.edge.model import EmotionModel, ModelContract
+from tonecue.edge.notify import Notifier, WatchdogPacer
+from tonecue.edge.service import Service
+from tonecue.edge.spec import FrontendSpec
+from tonecue.edge.vad import GateSettings
+
+from test_model import write_model  # the tiny ONNX builder (needs the onnx package)
+
+FORBIDDEN = ("torch", "librosa", "scipy", "sklearn", "numba", "featurewiz")
+
+
+class RecordingIndicator(Indicator):
+    def __init__(self):
+        super().__init__()
+        self.cues, self.closed = [], False
+
+    def show(self, cue):
+        self.cues.append(cue)
+
+    def close(self):
+        super().close()
+        self.closed = True
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    contract = ModelContract(FrontendSpec(), GateSettings(), ("angry", "happy", "sad", "neutral"), "image")
+    return write_model(tmp_path / "tiny.onnx", (2, 20, 50), 4, contract.to_metadata())
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(0.05)
+    yield path, server
+    server.close()
+
+
+def received(server) -> list[str]:
+    messages = []
+    while True:
+        try:
+            messages.append(server.recv(4096).decode())
+        except (socket.timeout, BlockingIOError):
+            return messages
+
+
+def replay(rate):
+    return FileSource(DEMO_CLIP, rate, realtime=False, block_seconds=0.1)
+
+
+def test_replayed_speech_becomes_cues_and_notifications(tiny_model, notify_socket):
+    path, server = notify_socket
+    model = EmotionModel(tiny_model)
+    indicator = RecordingIndicator()
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    source = replay(model.contract.spec.sample_rate)
+    service = Service(Config(), model, indicator, lambda: source, notifier, watchdog=WatchdogPacer(10.0))
+    assert service.run() == 0
+    assert service.windows_heard == 32  # every window of the 17 s clip, as classify sees it
+    kinds = [cue.kind for cue in indicator.cues]
+    assert "emotion" in kinds and kinds[-1] == "off" and indicator.closed
+    messages = received(server)
+    assert messages[0] == "READY=1\nSTATUS=starting"
+    assert "WATCHDOG=1" in messages
+    assert any(m.startswith("STATUS=listening") for m in messages)
+    assert messages[-1] == "STOPPING=1\nSTATUS=stopping"
+
+
+class FlakySource:
+    """Delivers a few blocks of real speech, then the device 'vanishes'."""
+
+    def __init__(self, inner, blocks):
+        self.inner, self.left = inner, blocks
+
+    def read(self, timeout=None):
+        if self.left == 0:
+            raise MicrophoneError("input stream stopped: device unplugged")
+        self.left -= 1
+        return self.inner.read(timeout)
+
+    def close(self):
+        pass
+
+
+def test_a_missing_then_vanishing_microphone_is_survived(tiny_model, caplog):
+    model = EmotionModel(tiny_model)
+    rate = model.contract.spec.sample_rate
+    attempts = []
+
+    def open_source():
+        attempts.append(time.monotonic())
+        if len(attempts) <= 2:
+            raise MicrophoneError("no input device matching 'usb mic'")
+        if len(attempts) == 3:
+            return FlakySource(replay(rate), blocks=40)
+        return replay(rate)
+
+    indicator = RecordingIndicator()
+    service = Service(Config(), model, indicator, open_source, backoff=Backoff(0.01, 2, 0.05))
+    assert service.run() == 0
+    assert len(attempts) == 4
+    errors = [cue for cue in indicator.cues if cue.kind == "error"]
+    assert len(errors) == 3 and "usb mic" in errors[0].message and "unplugged" in errors[2].message
+    assert indicator.cues[-1].kind == "off" and service.windows_heard > 32
+    # One log line per distinct fault, not one per retry.
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(logged) == 2 and "usb mic" in logged[0] and "unplugged" in logged[1]
+
+
+def test_stop_ends_the_loop_even_while_retrying(tiny_model):
+    model = EmotionModel(tiny_model)
+    indicator = RecordingIndicator()
+
+    def never():
+        raise MicrophoneError("no input device")
+
+    service = Service(Config(), model, indicator, never, backoff=Backoff(30, 1, 30))
+    started = time.monotonic()
+    import threading
+
+    threading.Timer(0.3, service.stop).start()
+    assert service.run() == 0
+    assert time.monotonic() - started < 1.5
+    assert indicator.cues[-1].kind == "off" and indicator.closed
+
+
+def _run_cli(args, env_extra=None, **kwargs):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tonecue.edge.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kwargs,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_service_within_a_second(tiny_model, tmp_path, signum):
+    # Real time replay of the 17 s clip, stopped early: indicators off, exit 0, in under a second.
+    work = tmp_path / "cwd"
+    work.mkdir()
+    probe = tmp_path / "modules.json"
+    code = (
+        "import atexit, json, sys; "
+        f"atexit.register(lambda: open({str(probe)!r}, 'w').write(json.dumps(sorted(sys.modules)))); "
+        "from tonecue.edge.cli import main; sys.exit(main())"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "run", "--model", str(tiny_model), "--input", str(DEMO_CLIP)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work,
+        env={**os.environ, "TMPDIR": str(work), "HOME": str(work)},
+    )
+    time.sleep(3.0)
+    assert process.poll() is None, process.communicate()
+    sent = time.monotonic()
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=5)
+    assert time.monotonic() - sent < 1.0, "took too long to stop"
+    assert process.returncode == 0, err
+    # Nothing reaches the disk: no audio, and not onnxruntime's telemetry files either.
+    written = sorted(str(p.relative_to(work)) for p in work.rglob("*"))
+    assert written == [], f"the loop wrote {written}"
+    loaded = set(json.loads(probe.read_text()))
+    assert not loaded & set(FORBIDDEN), f"the device loop imported {sorted(loaded & set(FORBIDDEN))}"
+
+
+def test_the_loop_opens_no_socket_but_systemds(tiny_model, notify_socket, monkeypatch):
+    path, _server = notify_socket
+    opened = []
+    real_socket = socket.socket
+
+    class WatchedSocket(real_socket):
+        def __init__(self, family=-1, type=-1, *args, **kwargs):
+            opened.append((family, type))
+            super().__init__(family, type, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", WatchedSocket)
+    model = EmotionModel(tiny_model)
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    service = Service(Config(), model, RecordingIndicator(), lambda: replay(22050), notifier)
+    assert service.run() == 0
+    assert opened == [(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)]
+
+
+def test_run_reports_a_bad_config_and_a_missing_model_with_distinct_codes(tmp_path, capsys):
+    config = tmp_path / "tonecue.toml"
+    config.write_text("[decision]\nthreshold = 7\n")
+    assert main(["run", "--config", str(config), "--input", str(DEMO_CLIP)]) == EXIT_CONFIG
+    assert "threshold" in capsys.readouterr().err
+    assert main(["run", "--model", str(tmp_path / "none.onnx"), "--input", str(DEMO_CLIP)]) == EXIT_MODEL
+    assert "model file not found" in capsys.readouterr().err
