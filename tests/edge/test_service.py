@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -214,3 +215,57 @@ def test_run_reports_a_bad_config_and_a_missing_model_with_distinct_codes(tmp_pa
     assert "threshold" in capsys.readouterr().err
     assert main(["run", "--model", str(tmp_path / "none.onnx"), "--input", str(DEMO_CLIP)]) == EXIT_MODEL
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_the_loop_hears_a_real_alsa_device_and_survives_it_going_quiet(tiny_model, notify_socket, tmp_path):
+    """`tonecue run` on the microphone path: PortAudio reads ALSA's file plugin, which plays the
+    demo clip's samples; when they run out the device goes quiet, the loop reports the fault and
+    retries, and SIGTERM still ends it cleanly."""
+    import fcntl
+    from string import Template
+
+    from tonecue.edge.audio import load_audio
+
+    path, server = notify_socket
+    infile = tmp_path / "mic.fifo"
+    os.mkfifo(infile)
+    conf = tmp_path / "asound.conf"
+    template = Template((Path(__file__).parent / "alsa" / "file_capture.conf.in").read_text())
+    conf.write_text(template.substitute(infile=infile, outfile="/dev/null"))
+    config = tmp_path / "tonecue.toml"
+    config.write_text('[audio]\ndevice = "tonecue_test_mic"\n[indicators]\nkinds = []\n')
+    samples = (load_audio(DEMO_CLIP, 22050) * 32768).clip(-32768, 32767).astype("<i2").tobytes()
+    # Open the FIFO read-write and fill it before PortAudio starts: the null slave never waits.
+    feed = os.open(infile, os.O_RDWR)
+    fcntl.fcntl(feed, fcntl.F_SETPIPE_SZ, min(int(open("/proc/sys/fs/pipe-max-size").read()), 1 << 20))
+    os.write(feed, samples)
+    env = {**os.environ, "ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}", "NOTIFY_SOCKET": path}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tonecue.edge.cli", "run", "--model", str(tiny_model), "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    messages, deadline = [], time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and not any(m.startswith("STATUS=no audio") for m in messages):
+            messages += received(server)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        # The reopened device is blocked reading the empty FIFO inside PortAudio's thread, as no
+        # real device blocks; closing our end lets that read return so the stream can stop.
+        time.sleep(0.3)
+        os.close(feed)
+        feed = None
+        out, err = process.communicate(timeout=10)
+    finally:
+        if feed is not None:
+            os.close(feed)
+        if process.poll() is None:
+            process.kill()
+    messages += received(server)
+    assert process.returncode == 0, err
+    assert messages[0].startswith("READY=1")
+    heard = [m for m in messages if m.startswith("STATUS=listening: ")]
+    assert heard, messages  # windows of real speech went through the model
+    fault = next(m for m in messages if m.startswith("STATUS=no audio"))
+    assert "no audio for" in fault or "stopped" in fault
+    assert "audio input failed" in err and messages[-1].startswith("STOPPING=1")
