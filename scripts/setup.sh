@@ -12,7 +12,8 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------------------------
 # libportaudio2: sounddevice's microphone access. alsa-utils: ALSA configs for the capture tests.
-apt_packages=(libportaudio2 libsndfile1 alsa-utils)
+# systemd: systemd-analyze, which checks the service unit.
+apt_packages=(libportaudio2 libsndfile1 alsa-utils systemd)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

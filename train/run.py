@@ -1,0 +1,759 @@
+"""One training run: index, windows, both evaluation protocols, the final fit, the run folder.
+
+`run_training(RunConfig(data=...))` does what `tonecue-train` does (the CLI only parses
+arguments and reports errors):
+
+1. index the corpus folder (`build_index`) and cut it into windows (`extract_windows`, cached);
+2. the **random** protocol (the seed's 80/20 clip split) and the **speaker** protocol (k
+   speaker-grouped folds), see `tonecue.train.evaluate`. In every split, featurewiz selects the
+   statistics on the split's TRAINING windows only (a stratified subsample of
+   `featurewiz_rows`), then RF, SVM and DT (`fit_classic`) fit on all training windows, and the
+   1D CNN (selected statistics), 2D CNN (images) and CNN-BiLSTM (sequences) fit on the fit side
+   with early stopping on the validation side; the test windows are predicted and collected.
+   Speaker-fold predictions are pooled out of fold;
+3. the **final** fit on all clips (features selected on all of them; the nets stop early on
+   speaker-disjoint validation speakers), saved for export;
+4. the run folder: models/, spec.json, gate.json, labels.json, selected_features.json,
+   corpus.json (the index report), windows.json (the extraction report, skipped clips included),
+   results.json, results.md and confusion/*.png.
+
+The budget (`Budget`) keeps a full run on the 1,593-clip dev corpus well under 20 minutes on two
+CPU cores: featurewiz sees a stratified sample of at most 3,000 training windows per split, and
+the nets' epochs are capped — 1D CNN 40 (patience 8), 2D CNN 20 (the seed's recipe, one-cycle,
+no early stop), CNN-BiLSTM 20 (patience 5) instead of the seed's 100 — always keeping the best
+validation epoch. Every stage is timed and reported.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from tonecue.train import evaluate as ev
+
+__all__ = [
+    "BUDGET",
+    "CLASSIC_NAMES",
+    "MODEL_NAMES",
+    "NET_INPUTS",
+    "QUICK_BUDGET",
+    "Budget",
+    "RunConfig",
+    "RunError",
+    "parse_models",
+    "render_markdown",
+    "run_training",
+]
+
+#: The six seed models, by their CLI names.
+MODEL_NAMES = ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")
+#: CLI name -> `tonecue.train.classic` name.
+CLASSIC_NAMES = {"rf": "rf", "svm": "svm", "dt": "tree"}
+#: net -> the WindowSet input kind it reads.
+NET_INPUTS = {"cnn1d": "stats", "cnn2d": "image", "crnn": "sequence"}
+_ALIASES = {"tree": "dt", "cnn": "cnn1d", "cnn-bilstm": "crnn", "bilstm": "crnn"}
+
+MODEL_TITLES = {
+    "rf": "random forest",
+    "svm": "SVM (RBF)",
+    "dt": "decision tree",
+    "cnn1d": "1D CNN",
+    "cnn2d": "2D CNN",
+    "crnn": "CNN-BiLSTM",
+}
+
+
+class RunError(ValueError):
+    """A run that cannot go ahead with this data or these settings (a clear message, no traceback)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What keeps a run affordable. epochs/patience: per net (None patience: no early stopping)."""
+
+    featurewiz_rows: int = 3000
+    epochs: dict = field(default_factory=lambda: {"cnn1d": 40, "cnn2d": 20, "crnn": 20})
+    patience: dict = field(default_factory=lambda: {"cnn1d": 8, "cnn2d": None, "crnn": 5})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+BUDGET = Budget()
+#: --quick: a smoke run (tiny epochs, small featurewiz sample). Its numbers mean nothing.
+QUICK_BUDGET = Budget(featurewiz_rows=400, epochs={"cnn1d": 2, "cnn2d": 2, "crnn": 1},
+                      patience={"cnn1d": None, "cnn2d": None, "crnn": None})
+
+
+@dataclass
+class RunConfig:
+    """The settings of a run (the CLI's flags)."""
+
+    data: Path
+    out: Path | None = None  # None: runs/<timestamp>/ under the current folder
+    models: tuple[str, ...] = MODEL_NAMES
+    folds: int = 5
+    seed: int = 0
+    cache: Any = None  # None: the default feature cache; False: none; else a folder
+    workers: int | None = None
+    calm_as_neutral: bool = False
+    quick: bool = False
+    test_size: float = 0.2
+    val_fraction: float = ev.VALIDATION_FRACTION
+    budget: Budget | None = None  # None: BUDGET, or QUICK_BUDGET with quick
+    command: str | None = None  # recorded in the results
+
+    @property
+    def effective_budget(self) -> Budget:
+        if self.budget is not None:
+            return self.budget
+        return QUICK_BUDGET if self.quick else BUDGET
+
+
+def parse_models(text: str | Sequence[str]) -> tuple[str, ...]:
+    """"rf,svm,dt,cnn1d,cnn2d,crnn" (any subset, any order; "all") -> names in MODEL_NAMES order."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    names = []
+    for item in items:
+        name = item.strip().lower()
+        if not name:
+            continue
+        if name == "all":
+            names.extend(MODEL_NAMES)
+            continue
+        name = _ALIASES.get(name, name)
+        if name not in MODEL_NAMES:
+            raise RunError(f"unknown model {item.strip()!r}; choose from {', '.join(MODEL_NAMES)}")
+        names.append(name)
+    if not names:
+        raise RunError(f"no model chosen; choose from {', '.join(MODEL_NAMES)}")
+    return tuple(n for n in MODEL_NAMES if n in set(names))
+
+
+# --------------------------------------------------------------------------------------------
+# Timing and progress
+# --------------------------------------------------------------------------------------------
+
+
+class _Clock:
+    """Wall time per stage (summed over repeats) and progress lines with the elapsed time."""
+
+    def __init__(self, log: Callable[[str], None] | None) -> None:
+        self.start = time.perf_counter()
+        self.stages: dict[str, float] = {}
+        self._log = log
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def log(self, text: str) -> None:
+        if self._log is not None:
+            self._log(f"[{self.elapsed():7.1f} s] {text}")
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict]:
+        info: dict[str, float] = {}
+        t0 = time.perf_counter()
+        try:
+            yield info
+        finally:
+            info["seconds"] = time.perf_counter() - t0
+            self.stages[name] = self.stages.get(name, 0.0) + info["seconds"]
+
+
+# --------------------------------------------------------------------------------------------
+# One split
+# --------------------------------------------------------------------------------------------
+
+
+def _subsample(rows: np.ndarray, labels: np.ndarray, strata: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """At most n of `rows`, stratified by `strata` (falling back to labels), sorted."""
+    if len(rows) <= n:
+        return rows
+    from sklearn.model_selection import train_test_split
+
+    for key in (strata, labels):
+        _, counts = np.unique(key, return_counts=True)
+        if counts.min() >= 2 and len(counts) <= n:
+            picked, _ = train_test_split(rows, train_size=n, random_state=seed, stratify=key)
+            return np.sort(picked)
+    return np.sort(np.random.default_rng(seed).choice(rows, n, replace=False))
+
+
+@dataclass
+class _Fitted:
+    """What one split (or the final fit) produced."""
+
+    name: str
+    selected: list[str] | None = None
+    test_windows: np.ndarray | None = None
+    proba: dict[str, np.ndarray] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _fit_split(
+    ws,
+    name: str,
+    train_clips: np.ndarray,
+    fit_clips: np.ndarray,
+    val_clips: np.ndarray,
+    test_clips: np.ndarray | None,
+    models: Sequence[str],
+    budget: Budget,
+    seed: int,
+    threads: int,
+    clock: _Clock,
+    label: str,
+) -> _Fitted:
+    """Select features on the training windows, fit every model, predict the test windows."""
+    from tonecue.train.classic import fit_classic, select_features
+    from tonecue.train.nets import fit_net, make_net, predict_proba
+
+    out = _Fitted(name)
+    k = len(ws.classes)
+    train_w = np.flatnonzero(np.isin(ws.clip_ids, train_clips))
+    fit_w = np.flatnonzero(np.isin(ws.clip_ids, fit_clips))
+    val_w = np.flatnonzero(np.isin(ws.clip_ids, val_clips))
+    test_w = None if test_clips is None else np.flatnonzero(np.isin(ws.clip_ids, test_clips))
+    out.test_windows = test_w
+    out.info = {"train_windows": int(len(train_w)), "fit_windows": int(len(fit_w)), "val_windows": int(len(val_w)),
+                "test_windows": None if test_w is None else int(len(test_w)), "models": {}}
+    labels = ws.labels
+    names = ws.spec.stats_feature_names()
+    stats = ws.features.get("stats")
+
+    if any(m in CLASSIC_NAMES or m == "cnn1d" for m in models):
+        rows = _subsample(train_w, labels[train_w],
+                          np.char.add(ws.corpora[train_w], labels[train_w].astype(str)), budget.featurewiz_rows, seed)
+        with clock.stage("featurewiz") as t:
+            out.selected = select_features(stats[rows], labels[rows], names, seed=seed)
+        out.info["featurewiz"] = {"rows": int(len(rows)), "of": int(len(train_w)),
+                                  "selected": len(out.selected), "seconds": round(t["seconds"], 2)}
+        clock.log(f"{label} featurewiz: {len(out.selected)} of {len(names)} statistics, from "
+                  f"{len(rows)} of {len(train_w)} training windows ({t['seconds']:.1f} s)")
+
+    for model in models:
+        with clock.stage(model) as t:
+            if model in CLASSIC_NAMES:
+                fitted = fit_classic(CLASSIC_NAMES[model], stats[train_w], labels[train_w], names, out.selected,
+                                     seed=seed, n_classes=k, **({"n_jobs": threads} if model == "rf" else {}))
+                detail = f"{len(train_w)} windows"
+                info: dict[str, Any] = {}
+                if test_w is not None:
+                    out.proba[model] = fitted.predict_proba(stats[test_w])
+            else:
+                kind = NET_INPUTS[model]
+                X = ws.features[kind]
+                if model == "cnn1d":
+                    index = np.array([names.index(s) for s in out.selected], dtype=np.int64)
+                    X = X[:, index]
+                    net = make_net(model, len(index), k)
+                else:
+                    net = make_net(model, X.shape[1:], k)
+                fitted, history = fit_net(
+                    net, X[fit_w], labels[fit_w], X[val_w], labels[val_w],
+                    epochs=budget.epochs[model], patience=budget.patience[model], seed=seed,
+                    num_threads=threads,
+                )
+                best = history.epochs[history.best_epoch - 1]
+                info = {"epochs": len(history.epochs), "best_epoch": history.best_epoch,
+                        "val_uar": round(best.val_uar, 4), "stopped_early": history.stopped_early,
+                        "device": history.device}
+                detail = (f"{len(history.epochs)} epochs (best {history.best_epoch}, val UAR "
+                          f"{best.val_uar:.3f}) on {history.device}")
+                if test_w is not None:
+                    out.proba[model] = predict_proba(fitted, X[test_w], device=None)
+            out.models[model] = fitted
+        info["seconds"] = round(t["seconds"], 2)
+        out.info["models"][model] = info
+        clock.log(f"{label} {model}: {detail} ({t['seconds']:.1f} s)")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+
+
+def _hardware() -> dict[str, Any]:
+    import torch
+
+    from tonecue.train.nets import pick_device
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    device = pick_device()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "torch_device": str(device),
+        "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("tonecue", "numpy", "torch", "scikit-learn", "featurewiz", "xgboost", "matplotlib"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def _default_out() -> Path:
+    return Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _check_out(out: Path | None) -> Path:
+    """The run folder to write (checked before the work starts, created when the results are ready)."""
+    out = _default_out() if out is None else Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunError(f"the run folder {out} already exists and is not empty; choose another --out")
+    return out
+
+
+def _metrics(ws, windows: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+    return ev.evaluate_predictions(proba, ws.labels[windows], ws.clip_ids[windows], ws.corpora[windows], ws.classes)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
+
+
+def run_training(config: RunConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run everything (see the module docstring); returns the results dict (also results.json).
+
+    Raises CorpusError (from build_index) for an unusable folder or label map, RunError for data
+    that cannot give the requested protocols, FeatureSelectionError when featurewiz fails.
+    """
+    import torch
+
+    from tonecue.edge.frontend import KINDS
+    from tonecue.train.classic import save_classic
+    from tonecue.train.corpus import LabelMap, build_index
+    from tonecue.train.nets import save_net
+    from tonecue.train.windows import extract_windows
+
+    models = parse_models(config.models)
+    budget = config.effective_budget
+    if isinstance(config.folds, bool) or not isinstance(config.folds, int) or config.folds < 2:
+        raise RunError(f"--folds must be an integer of at least 2, got {config.folds!r}")
+    clock = _Clock(log)
+    created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    threads_before = torch.get_num_threads()
+    threads = os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    try:
+        # -- data -------------------------------------------------------------------------------
+        with clock.stage("index"):
+            index = build_index(config.data, LabelMap(calm_as_neutral=config.calm_as_neutral))
+        clock.log(f"indexed {len(index)} clips of {', '.join(index.corpora)} under {index.root}")
+        if log is not None:
+            log(index.format_table())
+        out = _check_out(config.out)
+        clock.log(f"run folder (written at the end): {out}")
+        with clock.stage("windows"):
+            ws = extract_windows(index, kinds=KINDS, cache_dir=config.cache, workers=config.workers,
+                                 progress=log is not None)
+        report = ws.report
+        clock.log(f"windows: {len(ws)} kept of {report['windows_total']} cut from {report['clips_read']} clips "
+                  f"(cache hits {report['cache']['hits']}, misses {report['cache']['misses']}; "
+                  f"{len(report['clips_skipped'])} clips skipped)")
+        for skipped in report["clips_skipped"]:
+            clock.log(f"  skipped {skipped['path']}: {skipped['reason']}")
+        per_class = np.bincount(ws.clip_labels, minlength=len(ws.classes))
+        empty = [c for c, n in zip(ws.classes, per_class) if n == 0]
+        if empty:
+            raise RunError(f"no readable clip left for class(es) {', '.join(empty)} (see the skipped clips)")
+        table = ev.clip_table(ws)
+        n_speakers = len(set(table.speakers.tolist()))
+        if n_speakers < config.folds:
+            raise RunError(
+                f"{config.folds} speaker-grouped folds need at least {config.folds} speakers; "
+                f"the readable clips have {n_speakers}. Use --folds {max(2, n_speakers)} or add speakers"
+            )
+        if n_speakers < 3:
+            raise RunError(f"speaker-grouped evaluation needs at least 3 speakers, found {n_speakers}")
+
+        random_splits = ev.random_protocol(table, config.test_size, config.seed, config.val_fraction)
+        speaker_splits = ev.speaker_protocol(table, config.folds, config.seed, config.val_fraction)
+
+        # -- protocols --------------------------------------------------------------------------
+        fitted: dict[str, _Fitted] = {}
+        all_splits = [("random", s) for s in random_splits] + [("speaker", s) for s in speaker_splits]
+        for protocol, split in all_splits:
+            if protocol == "random":
+                label = "random split"
+            else:
+                label = f"speaker fold {split.name.split('-')[1]}/{config.folds}"
+            clock.log(f"{label}: train {len(split.train)} clips (fit {len(split.fit)}, val {len(split.val)} "
+                      f"by {split.val_by}), test {len(split.test)} clips")
+            with clock.stage(f"protocol:{protocol}"):
+                fitted[split.name] = _fit_split(ws, split.name, split.train, split.fit, split.val, split.test,
+                                                models, budget, config.seed, threads, clock, label)
+
+        protocols = _protocol_results(ws, table, models, random_splits, speaker_splits, fitted)
+
+        # -- final fit --------------------------------------------------------------------------
+        all_clips = np.arange(len(ws.clips))
+        fit_clips, val_clips = ev.speaker_validation(all_clips, table, config.val_fraction, config.seed)
+        final_split = ev.Split("final", all_clips, np.zeros(0, np.int64), fit_clips, val_clips, "speaker")
+        clock.log(f"final fit: {len(all_clips)} clips (nets: fit {len(fit_clips)}, val {len(val_clips)} by speaker)")
+        with clock.stage("final fit"):
+            final = _fit_split(ws, "final", all_clips, fit_clips, val_clips, None, models, budget, config.seed,
+                               threads, clock, "final")
+
+        # -- the run folder ---------------------------------------------------------------------
+        with clock.stage("write"):
+            out = _check_out(out)  # still new or empty?
+            model_dir = out / "models"
+            model_dir.mkdir(parents=True, exist_ok=True)
+            files = {}
+            names = ws.spec.stats_feature_names()
+            for model, obj in final.models.items():
+                if model in CLASSIC_NAMES:
+                    files[model] = save_classic(obj, model_dir / f"{model}.joblib")
+                else:
+                    extra: dict[str, Any] = {"input_kind": NET_INPUTS[model], "classes": list(ws.classes),
+                                             "name": model}
+                    if model == "cnn1d":
+                        extra["selected"] = list(final.selected)
+                        extra["indices"] = [names.index(s) for s in final.selected]
+                        extra["feature_names"] = list(names)
+                    files[model] = save_net(obj, model_dir / f"{model}.pt", **extra)
+            (out / "spec.json").write_text(ws.spec.to_json() + "\n")
+            (out / "gate.json").write_text(ws.gate.to_json() + "\n")
+            _write_json(out / "labels.json", list(ws.classes))
+            selected = {
+                "feature_names": list(names),
+                "selected": final.selected,
+                "indices": None if final.selected is None else [names.index(s) for s in final.selected],
+                "per_split": {name: f.selected for name, f in fitted.items()},
+            }
+            _write_json(out / "selected_features.json", selected)
+            _write_json(out / "corpus.json", index.to_report())
+            _write_json(out / "windows.json", report)
+            plots = {}
+            for protocol in ("speaker", "random"):
+                for model in models:
+                    cm = protocols[protocol]["models"][model]["clip"]["overall"]["confusion"]
+                    uar = protocols[protocol]["models"][model]["clip"]["overall"]["uar"]
+                    path = out / "confusion" / f"{model}_{protocol}_clip.png"
+                    title = f"{MODEL_TITLES[model]}, {'speaker-grouped' if protocol == 'speaker' else 'random'} split, clips (UAR {uar:.3f})"
+                    ev.plot_confusion(cm, ws.classes, path, title)
+                    plots[f"{model}_{protocol}_clip"] = path.relative_to(out).as_posix()
+
+        stages = {name: round(seconds, 2) for name, seconds in clock.stages.items()}
+        results = {
+            "created": created,
+            "command": config.command,
+            "quick": config.quick,
+            "data": _data_summary(index, ws, table),
+            "classes": list(ws.classes),
+            "settings": {
+                "models": list(models),
+                "folds": config.folds,
+                "seed": config.seed,
+                "test_size": config.test_size,
+                "val_fraction": config.val_fraction,
+                "calm_as_neutral": config.calm_as_neutral,
+                "budget": budget.as_dict(),
+                "hop_frames": ws.hop_frames,
+                "window_seconds": round(ws.spec.window_seconds, 4),
+            },
+            "hardware": _hardware(),
+            "versions": _versions(),
+            "protocols": protocols,
+            "final": {
+                "split": final_split.describe(table),
+                "selected_features": final.selected,
+                "models": {m: {"file": Path(p).relative_to(out).as_posix(), **final.info["models"][m]}
+                           for m, p in files.items()},
+                "featurewiz": final.info.get("featurewiz"),
+            },
+            "confusion_png": plots,
+            "timing": {
+                "stages": stages,
+                "per_model": {m: stages.get(m, 0.0) for m in models},
+                "total_seconds": round(clock.elapsed(), 2),
+            },
+            "run_folder": str(out),
+        }
+        results["summary"] = _summary(results)
+        _write_json(out / "results.json", results)
+        (out / "results.md").write_text(render_markdown(results))
+        clock.log(f"done in {clock.elapsed():.1f} s; results in {out / 'results.md'}")
+        return results
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _data_summary(index, ws, table: ev.ClipTable) -> dict[str, Any]:
+    report = ws.report
+    corpora = {}
+    for corpus in index.corpora:
+        in_corpus = ws.corpora == corpus
+        clips = table.corpora == corpus
+        corpora[corpus] = {
+            "clips": int(clips.sum()),
+            "speakers": len(set(table.speakers[clips].tolist())),
+            "windows": int(in_corpus.sum()),
+            "clips_per_class": {c: int(n) for c, n in zip(ws.classes, np.bincount(table.labels[clips], minlength=len(ws.classes)))},
+        }
+    return {
+        "root": str(index.root),
+        "corpora": corpora,
+        "clips_indexed": len(index),
+        "clips": len(ws.clips),
+        "speakers": len(set(table.speakers.tolist())),
+        "windows": len(ws),
+        "windows_cut": report["windows_total"],
+        "windows_per_class": report["windows_per_class"],
+        "clips_skipped": report["clips_skipped"],
+        "clips_without_voice": len(report["clips_without_voice"]),
+        "seconds_audio": report["seconds_audio"],
+        "feature_cache": {"hits": report["cache"]["hits"], "misses": report["cache"]["misses"]},
+        "label_map": index.label_map.to_dict(),
+    }
+
+
+def _protocol_results(ws, table, models, random_splits, speaker_splits, fitted) -> dict[str, Any]:
+    random_split = random_splits[0]
+    rnd = fitted[random_split.name]
+    random_result = {
+        "description": (
+            "the seed's protocol: a random, class-stratified 80/20 split of clips (seeded); windows follow "
+            "their clip; the same speakers are on both sides. Nets stop early on a stratified random 15% "
+            "of the training clips (same speakers)."
+        ),
+        "splits": [random_split.describe(table) | {"featurewiz": rnd.info.get("featurewiz"),
+                                                   "models": rnd.info["models"]}],
+        "models": {m: _metrics(ws, rnd.test_windows, rnd.proba[m]) for m in models},
+    }
+    pooled_windows = np.concatenate([fitted[s.name].test_windows for s in speaker_splits])
+    if len(pooled_windows) != len(ws) or len(np.unique(pooled_windows)) != len(ws):
+        raise AssertionError("speaker folds did not predict every window exactly once")
+    speaker_models = {}
+    for m in models:
+        proba = np.concatenate([fitted[s.name].proba[m] for s in speaker_splits])
+        result = _metrics(ws, pooled_windows, proba)
+        per_fold = [_metrics(ws, fitted[s.name].test_windows, fitted[s.name].proba[m]) for s in speaker_splits]
+        result["per_fold_uar"] = {
+            level: ev.fold_summary([f[level]["overall"]["uar"] for f in per_fold]) for level in ("window", "clip")
+        }
+        speaker_models[m] = result
+    speaker_result = {
+        "description": (
+            f"{len(speaker_splits)} speaker-grouped folds (no speaker on both sides of any fold); speakers go "
+            "largest first to the fold with the fewest clips; out-of-fold predictions pooled (every clip "
+            "predicted once). Nets stop early on whole training speakers (~15% of the training clips), "
+            "never on test speakers."
+        ),
+        "splits": [s.describe(table) | {"featurewiz": fitted[s.name].info.get("featurewiz"),
+                                        "models": fitted[s.name].info["models"]} for s in speaker_splits],
+        "models": speaker_models,
+    }
+    return {"speaker": speaker_result, "random": random_result}
+
+
+def _summary(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for m in results["settings"]["models"]:
+        spk = results["protocols"]["speaker"]["models"][m]
+        rnd = results["protocols"]["random"]["models"][m]
+        rows.append({
+            "model": m,
+            "speaker_uar_clip": spk["clip"]["overall"]["uar"],
+            "speaker_uar_window": spk["window"]["overall"]["uar"],
+            "speaker_fold_uar_clip_mean": spk["per_fold_uar"]["clip"]["mean"],
+            "speaker_fold_uar_clip_std": spk["per_fold_uar"]["clip"]["std"],
+            "random_uar_clip": rnd["clip"]["overall"]["uar"],
+            "random_uar_window": rnd["window"]["overall"]["uar"],
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# results.md
+# --------------------------------------------------------------------------------------------
+
+
+def _f(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """results.md: data, both protocols, every model, per corpus, hardware and wall time."""
+    data, settings, hw, versions = results["data"], results["settings"], results["hardware"], results["versions"]
+    classes = results["classes"]
+    models = settings["models"]
+    corpora = list(data["corpora"])
+    spk, rnd = results["protocols"]["speaker"], results["protocols"]["random"]
+    k = settings["folds"]
+    lines: list[str] = []
+    add = lines.append
+    add("# tonecue-train results")
+    add("")
+    if results.get("quick"):
+        add("**--quick smoke run: tiny epochs and featurewiz sample; these numbers mean nothing.**")
+        add("")
+    add(f"Created {results['created']}" + (f" by `{results['command']}`" if results.get("command") else "") + ".")
+    add("")
+    add(f"Two protocols, both always reported: **speaker-grouped** ({k} folds, no speaker in both train and "
+        "test; pooled out-of-fold predictions) — the number that decides which model ships — and the seed's "
+        "**random** 80/20 clip split, which puts the same speakers on both sides and flatters every model.")
+    add("")
+    add("## Summary: UAR (unweighted average recall)")
+    add("")
+    add(f"| model | speaker-grouped, clip | speaker-grouped, window | per-fold clip UAR (mean ± std, {k} folds) | random split, clip | random split, window |")
+    add("|---|---|---|---|---|---|")
+    for row in results["summary"]:
+        add(f"| {MODEL_TITLES[row['model']]} (`{row['model']}`) | **{_f(row['speaker_uar_clip'])}** | "
+            f"{_f(row['speaker_uar_window'])} | {_f(row['speaker_fold_uar_clip_mean'])} ± "
+            f"{_f(row['speaker_fold_uar_clip_std'])} | {_f(row['random_uar_clip'])} | {_f(row['random_uar_window'])} |")
+    best = max(results["summary"], key=lambda r: -1 if np.isnan(r["speaker_uar_clip"]) else r["speaker_uar_clip"])
+    add("")
+    add(f"Best by speaker-grouped clip-level UAR: **{MODEL_TITLES[best['model']]}** ({_f(best['speaker_uar_clip'])}). "
+        f"Chance is {1 / len(classes):.3f}. A clip's prediction is the mean of its windows' probabilities.")
+    add("")
+
+    add("## Data")
+    add("")
+    add(f"`{data['root']}`: {data['clips']} clips ({data['seconds_audio'] / 60:.1f} min of audio) from "
+        f"{data['speakers']} speakers, cut into {data['windows']} voiced windows "
+        f"({settings['window_seconds']:.2f} s, {settings['hop_frames']} frames apart; {data['windows_cut']} cut). "
+        f"Classes: {', '.join(classes)}"
+        + (" (RAVDESS calm counted as neutral)" if settings.get("calm_as_neutral") else "") + ".")
+    add("")
+    add(f"| corpus | speakers | {' | '.join(classes)} | clips | windows |")
+    add("|---|---|" + "---|" * len(classes) + "---|---|")
+    for corpus, d in data["corpora"].items():
+        add(f"| {corpus} | {d['speakers']} | " + " | ".join(str(d['clips_per_class'][c]) for c in classes)
+            + f" | {d['clips']} | {d['windows']} |")
+    skipped = data["clips_skipped"]
+    add("")
+    add(f"Clips skipped as unreadable: {len(skipped)}" + (": " + "; ".join(f"`{s['path']}` ({s['reason']})" for s in skipped[:20]) if skipped else "")
+        + (" …" if len(skipped) > 20 else "") + f". Clips without a voiced window (kept their loudest window): {data['clips_without_voice']}.")
+    add("")
+
+    add("## Protocols")
+    add("")
+    add(f"- **Speaker-grouped**: {spk['description']}")
+    for s in spk["splits"]:
+        fw = s.get("featurewiz") or {}
+        add(f"  - {s['name']}: test {s['test']['clips']} clips of {', '.join(s['test']['speaker_ids'])}; "
+            f"train {s['train']['clips']} clips ({s['train']['speakers']} speakers), nets validate on "
+            f"{', '.join(s['val'].get('speaker_ids', []))} ({s['val']['clips']} clips)"
+            + (f"; featurewiz kept {fw['selected']} statistics" if fw else ""))
+    add(f"- **Random**: {rnd['description']}")
+    for s in rnd["splits"]:
+        add(f"  - train {s['train']['clips']} clips (fit {s['fit']['clips']}, validation {s['val']['clips']}), "
+            f"test {s['test']['clips']} clips")
+    add("- In every split featurewiz selects the statistics on that split's training windows only "
+        f"(a stratified sample of at most {settings['budget']['featurewiz_rows']}); RF, SVM and DT fit on all "
+        "training windows; the nets fit on the fit side and keep their best epoch on the validation side.")
+    add("")
+
+    for protocol, title in (("speaker", "Speaker-grouped (pooled out of fold)"), ("random", "Random 80/20 clip split")):
+        block = results["protocols"][protocol]["models"]
+        for level in ("clip", "window"):
+            add(f"## {title}, {level} level")
+            add("")
+            header = "| model | accuracy | UAR | macro-F1 | " + " | ".join(f"{c} UAR" for c in corpora) + " |"
+            add(header)
+            add("|---|---|---|---|" + "---|" * len(corpora))
+            for m in models:
+                o = block[m][level]["overall"]
+                per = block[m][level]["per_corpus"]
+                add(f"| {m} | {_f(o['accuracy'])} | {_f(o['uar'])} | {_f(o['macro_f1'])} | "
+                    + " | ".join(_f(per[c]["uar"]) if c in per else "–" for c in corpora) + " |")
+            add("")
+        add(f"Per-class recall, {title[0].lower() + title[1:]}, clip level:")
+        add("")
+        for m in models:
+            rec = block[m]["clip"]["overall"]["recall"]
+            add(f"- {m}: " + ", ".join(f"{c} {_f(r)}" for c, r in zip(classes, rec)))
+        add("")
+
+    add("## Confusion matrices (clip level; rows true, columns predicted)")
+    add("")
+    add("| model | speaker-grouped | random split |")
+    add("|---|---|---|")
+    for m in models:
+        plots = results["confusion_png"]
+        add(f"| {m} | ![{m} speaker]({plots[f'{m}_speaker_clip']}) | ![{m} random]({plots[f'{m}_random_clip']}) |")
+    add("")
+
+    add("## Settings, hardware and time")
+    add("")
+    budget = settings["budget"]
+    add(f"- Seed {settings['seed']}; {k} speaker folds; random test share {settings['test_size']}; "
+        f"validation share {settings['val_fraction']}.")
+    add(f"- featurewiz on at most {budget['featurewiz_rows']} training windows per split (stratified by corpus and class); "
+        + "; ".join(f"{m} ≤ {budget['epochs'][m]} epochs"
+                    + (f", patience {budget['patience'][m]}" if budget['patience'][m] else ", no early stop")
+                    for m in ("cnn1d", "cnn2d", "crnn") if m in models)
+        + " (best validation epoch kept).")
+    gpu = f", GPU {hw['gpu']}" if hw.get("gpu") else ""
+    add(f"- Hardware: {hw['cpu']}, {hw['cores']} cores ({hw['usable_cores']} usable), torch device "
+        f"**{hw['torch_device']}**{gpu}, {hw['torch_threads']} torch threads; {hw['platform']}.")
+    add("- Versions: " + ", ".join(f"{k_} {v}" for k_, v in results["versions"].items() if v))
+    timing = results["timing"]
+    cache = data.get("feature_cache")
+    cached = (f"; window features of {cache['hits']} of {cache['hits'] + cache['misses']} clips came from "
+              "the feature cache" if cache else "")
+    add(f"- **Wall time: {_minutes(timing['total_seconds'])}** for everything (index, windows, "
+        f"{1 + k} evaluation fits and the final fit of every model{cached}).")
+    add("")
+    add("| stage | seconds |")
+    add("|---|---|")
+    for stage, seconds in timing["stages"].items():
+        add(f"| {stage} | {seconds:.1f} |")
+    add("")
+    add("Stages named after a model sum that model's fits over all splits (they are part of the protocol "
+        "and final-fit stages, which include featurewiz).")
+    add("")
+    return "\n".join(lines)
