@@ -1,0 +1,32 @@
+"""edge-bench runs the real loop on a model and reports every measure against the targets."""
+
+import json
+
+import pytest
+
+from tonecue.benchmarks import edge_bench
+
+
+def test_reports_every_measure(tmp_path):
+    pytest.importorskip("onnx")
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "edge"))
+    from test_model import write_model
+    from tonecue.edge.model import ModelContract
+    from tonecue.edge.spec import FrontendSpec
+    from tonecue.edge.vad import GateSettings
+
+    contract = ModelContract(FrontendSpec(), GateSettings(), ("angry", "happy", "sad", "neutral"), "image")
+    model = write_model(tmp_path / "tiny.onnx", (2, 20, 50), 4, contract.to_metadata())
+    assert edge_bench.main([str(model), "--windows", "40", "--out", str(tmp_path / "bench")]) == 0
+    report = json.loads((tmp_path / "bench.json").read_text())
+    (result,) = report["results"]
+    assert result["voiced_windows"] >= 40
+    for key in ("frontend_ms", "inference_ms", "end_to_end_ms"):
+        p = result[key]
+        assert 0 < p["p50"] <= p["p95"] <= p["p99"]
+    assert 0 < result["real_time_factor"] < 1 and result["stream_seconds"] >= 300
+    assert 20 < result["peak_rss_mb"] < 2000 and 0 < result["cold_start_s"] < 30
+    text = (tmp_path / "bench.md").read_text()
+    assert "end-to-end p95" in text and "real-time factor" in text
