@@ -78,6 +78,12 @@ class Service:
         self.smoother = EmotionSmoother(model.labels, config.decision)
         self.planner = CuePlanner(config.cues, model.labels)
         self._stop = threading.Event()
+        # Decisions, holds and cooldowns run on stream time: seconds of audio heard since start,
+        # so a file replayed fast is judged exactly as in real time (live, the two agree).
+        self._origin = clock()
+        self._stream_epoch = 0.0  # stream time at which the current stream began
+        self._last_time = 0.0
+        self._seconds_per_sample = 1.0 / model.contract.spec.sample_rate
         self._fault_message: str | None = None
         self._status: str | None = ""  # the emotion last reported in STATUS ("" before any)
         self.windows_heard = 0
@@ -122,8 +128,7 @@ class Service:
         self._restart_stream()
         while not self._stop.is_set():
             block = source.read(timeout=READ_TIMEOUT_S)
-            now = self.clock()
-            self.watchdog.tick(self.notifier, now)
+            self.watchdog.tick(self.notifier, self.clock())
             if block is None:
                 continue
             if self._fault_message is not None:
@@ -131,9 +136,15 @@ class Service:
                 self._fault_message = None
                 self.backoff.reset()
             for start, window in self.stream.push(block):
-                self._hear(start, window, now)
+                self._hear(start, window)
 
-    def _hear(self, start: int, window: np.ndarray, now: float) -> None:
+    def _now(self) -> float:
+        """Seconds since the service started, never earlier than what was already heard."""
+        return max(self.clock() - self._origin, self._last_time)
+
+    def _hear(self, start: int, window: np.ndarray) -> None:
+        now = self._stream_epoch + (start + len(window)) * self._seconds_per_sample
+        self._last_time = now
         heard = self.listener.hear(start, window)
         self.windows_heard += 1
         decision = self.smoother.update(heard.probabilities, now)
@@ -148,12 +159,12 @@ class Service:
             self.notifier.status(f"listening: {shown}")
 
     def _finish_stream(self) -> None:
-        now = self.clock()
         for start, window in self.stream.flush():
-            self._hear(start, window, now)
+            self._hear(start, window)
 
     def _restart_stream(self) -> None:
         """A new stream after (re)opening the source: nothing carries over across a gap."""
+        self._stream_epoch = self._now()
         self.stream.reset()
         self.listener.reset()
         self.smoother.reset()
@@ -165,7 +176,7 @@ class Service:
         if message != self._fault_message:
             log.error("audio input failed: %s (retrying, next in %.1f s)", message, delay)
             self._fault_message = message
-        self.indicator.show(self.planner.error(message, self.clock()))
+        self.indicator.show(self.planner.error(message, self._now()))
         self.notifier.status(f"no audio: {message}")
         self._status = ""
         waited = 0.0

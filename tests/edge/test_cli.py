@@ -1,4 +1,4 @@
-"""The `tonecue` command line, run as a user runs it."""
+"""The `tonecue` command line, run as a user runs it, on the shipped model and demo clip."""
 
 from __future__ import annotations
 
@@ -9,43 +9,42 @@ import sys
 import pytest
 
 from tonecue.edge.cli import DEMO_CLIP, main
+from tonecue.edge.model import DEFAULT_MODEL, EmotionModel
 
 
-def test_demo_clip_ships_with_the_package():
+def test_demo_clip_and_default_model_ship_with_the_package():
     assert DEMO_CLIP.is_file() and DEMO_CLIP.stat().st_size > 100_000
     assert (DEMO_CLIP.parent / "ATTRIBUTION.md").is_file()
+    assert DEFAULT_MODEL.is_file() and (DEFAULT_MODEL.parent / "MODEL_CARD.md").is_file()
+    model = EmotionModel(DEFAULT_MODEL)
+    assert model.labels == ("angry", "happy", "sad", "neutral")
 
 
-def test_demo_prints_every_window(capsys):
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    # 17 s of audio (375,222 samples), 1.14 s windows every 22 frames (0.51 s) -> 32 windows.
-    assert "32 windows" in out
-    lines = [line for line in out.splitlines() if line.strip().endswith("#") or "dBFS" in line]
-    assert len(lines) >= 32
-    # The pauses between utterances are quieter than the speech.
-    levels = [float(line.split()[1]) for line in out.splitlines() if "dBFS" in line and "s " in line]
-    assert max(levels) - min(levels) > 20
+def test_demo_runs_the_live_loop_and_shows_cues():
+    # The README's main job, as a newcomer runs it (replayed fast here; real time by default).
+    out = subprocess.run(
+        [sys.executable, "-m", "tonecue.edge.cli", "demo", "--fast"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("tonecue demo: demo.wav")
+    shown = " ".join(lines[1:])
+    assert sum(label in shown for label in ("angry", "happy", "sad", "neutral")) >= 2, out.stdout
 
 
-def test_features_reports_good_files_and_an_error_line_for_a_bad_one(tmp_path, capsys):
-    bad = tmp_path / "broken.wav"
-    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt ")
-    assert main(["features", str(DEMO_CLIP), str(bad)]) == 1
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert lines[0]["file"] == str(DEMO_CLIP)
-    assert lines[0]["stats"]["shape"] == [32, 114]
-    assert lines[0]["image"]["shape"] == [32, 2, 20, 50]
-    assert lines[0]["sequence"]["shape"] == [32, 50, 40]
-    assert lines[1]["file"] == str(bad) and "broken.wav" in lines[1]["error"]
+def test_classify_the_demo_clip_with_the_shipped_model(capsys):
+    assert main(["classify", str(DEMO_CLIP)]) == 0
+    (result,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert result["label"] in ("angry", "happy", "sad", "neutral")
+    assert 0 < result["voiced_windows"] < result["windows"] == 32
 
 
-def test_console_script_is_installed():
+def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "tonecue.edge.cli", "--help"], capture_output=True, text=True)
-    assert out.returncode == 0 and "demo" in out.stdout
+    assert out.returncode == 0 and all(word in out.stdout for word in ("run", "demo", "classify"))
 
 
-@pytest.mark.parametrize("argv", [[], ["nonsense"], ["features"]])
+@pytest.mark.parametrize("argv", [[], ["nonsense"], ["classify"]])
 def test_bad_usage_exits_with_usage_error(argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
