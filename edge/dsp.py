@@ -343,26 +343,28 @@ def lpc(y: np.ndarray, order: int) -> np.ndarray:
     # (the sum over all t) and remove the products past the signal's end...
     autocorrelation = np.array([np.dot(x[: n - d], x[d:]) if d < n else 0.0 for d in lags])
     gram = autocorrelation[np.abs(lags[:, None] - lags[None, :])]
+    energy_0 = gram[0, 0]
     tail = lagged(np.arange(n, n + size - 1))
     gram -= tail.T @ tail
-    # ... and, at stage i, those at t <= i, before the range of its errors begins.
+    # ... and, at stage i, those at t <= i, before the range of its errors begins: one cumulative
+    # sum gives every stage's matrix at once.
     head = lagged(np.arange(order))
+    grams = gram - np.cumsum(head[:, :, None] * head[:, None, :], axis=0)
     coeffs = np.zeros(size)
     coeffs[0] = 1.0
     eps = float(np.finfo(np.float64).eps)
     for i in range(order):
-        gram -= np.outer(head[i], head[i])
         k = i + 2
-        g = gram[:k, :k]
+        g = grams[i, :k, :k]
         forward = coeffs[:k]  # forward errors are the predictor applied to x[t - lag]
         backward = forward[::-1]  # backward errors apply it reversed, one sample earlier
         g_backward = g @ backward
-        cross = forward @ g_backward
-        energy = forward @ (g @ forward) + backward @ g_backward
+        cross = float(forward @ g_backward)
+        energy = float(forward @ (g @ forward)) + float(backward @ g_backward)
         # A signal the predictor already explains leaves errors of zero, and librosa's recursion
         # then stops adding terms (0 / (0 + tiny)). Here those zeros come out as rounding noise of
         # the quadratic forms, so below that noise the reflection is zero too.
-        noise = eps * np.abs(forward).sum() ** 2 * autocorrelation[0]
-        reflection = 0.0 if energy <= noise else float(np.clip(-2.0 * cross / energy, -1.0, 1.0))
+        noise = eps * float(np.abs(forward).sum()) ** 2 * energy_0
+        reflection = 0.0 if energy <= noise else max(-1.0, min(1.0, -2.0 * cross / energy))
         coeffs[:k] = forward + reflection * backward
     return coeffs[: order + 1].astype(y.dtype)

