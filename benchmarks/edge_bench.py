@@ -37,7 +37,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tonecue.benchmarks.machine import describe_machine  # noqa: E402
+from tonecue.edge.machine import describe_machine  # noqa: E402
 from tonecue.edge.audio import load_audio  # noqa: E402
 from tonecue.edge.cues import CuePlanner  # noqa: E402
 from tonecue.edge.decision import EmotionSmoother  # noqa: E402

@@ -33,7 +33,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tonecue.benchmarks.machine import describe_machine  # noqa: E402
+from tonecue.edge.machine import describe_machine  # noqa: E402
 from tonecue.edge.audio import load_audio  # noqa: E402
 from tonecue.edge.frontend import Frontend, featurize_clip  # noqa: E402
 from tonecue.edge.spec import FrontendSpec  # noqa: E402

@@ -34,7 +34,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tonecue.benchmarks.machine import describe_machine  # noqa: E402
+from tonecue.edge.machine import describe_machine  # noqa: E402
 from tonecue.edge.audio import read_audio, to_mono  # noqa: E402
 from tonecue.edge.resample import resample  # noqa: E402
 

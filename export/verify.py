@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from tonecue.edge.machine import describe_machine
 
 from .convert import INPUT_NAME, OUTPUT_NAME, source_input, source_proba
 
@@ -389,26 +390,7 @@ def end_to_end_latency(path: str | Path, signals: Sequence[np.ndarray], max_wind
 def machine() -> dict[str, Any]:
     import onnxruntime
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count()
-    return {
-        "cpu": cpu,
-        "cores": cores,
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "onnxruntime": onnxruntime.__version__,
-        "numpy": np.__version__,
-    }
+    return {**describe_machine(), "onnxruntime": onnxruntime.__version__}
 
 
 def write_report(report: dict[str, Any], out_dir: str | Path, stem: str = "verification") -> tuple[Path, Path]:

@@ -43,6 +43,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .evaluate import unweighted_average_recall
 from torch import nn
 
 __all__ = [
@@ -365,16 +367,6 @@ class History:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def unweighted_average_recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean over the classes present in y_true of each class's recall (balanced accuracy)."""
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    classes = np.unique(y_true)
-    if len(classes) == 0:
-        return float("nan")
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:

@@ -288,26 +288,15 @@ def _fit_split(
 def _hardware() -> dict[str, Any]:
     import torch
 
+    from tonecue.edge.machine import describe_machine
     from tonecue.train.nets import pick_device
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count()
     device = pick_device()
+    machine = describe_machine()
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
+        "cpu": machine["cpu"],
+        "cores": machine["cores"],
+        "usable_cores": machine["usable_cores"],
         "torch_device": str(device),
         "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
         "torch_threads": torch.get_num_threads(),

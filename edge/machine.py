@@ -1,4 +1,4 @@
-"""What every committed benchmark result says about the machine it was measured on."""
+"""What every committed result (benchmarks, training, export reports) says about the machine."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 
 def describe_machine() -> dict:
+    """CPU model, cores (all, and usable by this process), architecture, Python, numpy, BLAS threads."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -18,9 +19,14 @@ def describe_machine() -> dict:
                 break
     except OSError:
         pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "usable_cores": usable,
         "machine": platform.machine(),
         "python": platform.python_version(),
         "numpy": np.__version__,
