@@ -33,13 +33,16 @@ class Frontend:
         self.dtype = np.dtype(spec.dtype)
         name = self.dtype.name
         self._power_spectrum = dsp.PowerSpectrum(spec.n_fft, spec.window_frames, name)
-        banks = [dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax, name)]
+        mel = dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax, name)
+        banks = [mel]
         if spec.image_n_mels:
             banks.append(
                 dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.image_n_mels, spec.fmin, spec.fmax, name)
             )
-        # One product yields both filterbanks' band powers: columns [:n_mels] and [n_mels:].
-        self._banks = dsp.FilterbankProduct(np.vstack(banks))
+        # Per kind, one product yields its band powers: columns [:n_mels] for the MFCCs and mel
+        # means, and for the image and sequence also [n_mels:], the coarse log-mel bands.
+        both = dsp.FilterbankProduct(np.vstack(banks))
+        self._banks = {"stats": dsp.FilterbankProduct(mel), "image": both, "sequence": both}
         self._dct_t = np.ascontiguousarray(dsp.dct_matrix(max(spec.n_mfcc, spec.image_n_mfcc), spec.n_mels, name).T)
         self.n_frames = spec.window_frames
         half = spec.n_fft // 2
@@ -60,7 +63,8 @@ class Frontend:
     def features(self, window: np.ndarray, kind: str) -> np.ndarray:
         """The model input of `kind` for one window (see the module docstring)."""
         window = self.check_window(window)
-        return self._from_bands(window, self._band_powers(window, np.arange(self.n_frames)), kind)
+        self.output_shape(kind)  # validates kind
+        return self._from_bands(window, self._band_powers(window, np.arange(self.n_frames), kind), kind)
 
     def stats(self, window: np.ndarray) -> np.ndarray:
         return self.features(window, "stats")
@@ -92,11 +96,11 @@ class Frontend:
             )
         return window.astype(self.dtype, copy=False)
 
-    def _band_powers(self, window: np.ndarray, frame_indices: np.ndarray) -> np.ndarray:
-        """Band powers (len(frame_indices), n_mels + image_n_mels) of the chosen frames."""
+    def _band_powers(self, window: np.ndarray, frame_indices: np.ndarray, kind: str) -> np.ndarray:
+        """Band powers of the chosen frames: (len(frame_indices), n_mels [+ image_n_mels]) for `kind`."""
         half = self.spec.n_fft // 2
         self._padded[half : half + len(window)] = window
-        return self._banks(self._power_spectrum(self._frames[frame_indices]))
+        return self._banks[kind](self._power_spectrum(self._frames[frame_indices]))
 
     def _from_bands(self, window: np.ndarray, bands: np.ndarray, kind: str) -> np.ndarray:
         spec = self.spec
@@ -149,7 +153,7 @@ class StreamingFeaturizer:
     def reset(self) -> None:
         """Forget cached frames (after a gap or a jump in the stream)."""
         self._cache_start = -1  # stream frame index of the first cached interior frame
-        self._cache = np.empty((0, self.frontend._banks.n_bands), dtype=self.frontend.dtype)
+        self._cache = np.empty((0, self.frontend._banks[self.kind].n_bands), dtype=self.frontend.dtype)
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         fe = self.frontend
@@ -158,7 +162,7 @@ class StreamingFeaturizer:
         first, last = fe.first_interior, fe.last_interior
         if start % hop or start < 0 or first > last:
             self.reset()
-            bands = fe._band_powers(window, np.arange(fe.n_frames))
+            bands = fe._band_powers(window, np.arange(fe.n_frames), self.kind)
             return fe._from_bands(window, bands, self.kind)
 
         base = start // hop  # stream frame index of the window's frame 0
@@ -171,7 +175,7 @@ class StreamingFeaturizer:
         computed = np.concatenate(
             [np.arange(0, first), np.arange(first_new, last + 1), np.arange(last + 1, fe.n_frames)]
         )
-        fresh = fe._band_powers(window, computed)
+        fresh = fe._band_powers(window, computed, self.kind)
         n_left, n_new = first, last + 1 - first_new
         interior = np.concatenate([reused, fresh[n_left : n_left + n_new]])
         bands = np.concatenate([fresh[:n_left], interior, fresh[n_left + n_new :]])
