@@ -71,7 +71,6 @@ def per_window(model: EmotionModel, audio: np.ndarray, min_windows: int) -> dict
     hop = listener.hop_frames * model.contract.spec.hop_length
     smoother = EmotionSmoother(model.labels)
     planner = CuePlanner(labels=model.labels)
-    featurizer = model.featurizer()
     frontend, inference, end_to_end = [], [], []
     passes = 0
     while len(end_to_end) < min_windows and passes < 1000:
