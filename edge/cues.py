@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .decision import Decision
+from .settings import unknown_fields
 
 __all__ = [
     "Cue",
@@ -276,10 +277,9 @@ class CueSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CueSettings:
         data = dict(data)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown, known = unknown_fields(cls, data)
         if unknown:
-            raise CueError(f"unknown cue settings {unknown}; expected some of {sorted(known)}")
+            raise CueError(f"unknown cue settings {unknown}; expected some of {known}")
         if "patterns" in data:
             given = data["patterns"]
             if not isinstance(given, Mapping):

@@ -30,6 +30,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .settings import unknown_fields
+
 __all__ = ["Decision", "DecisionError", "DecisionSettings", "EmotionSmoother"]
 
 
@@ -99,10 +101,9 @@ class DecisionSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DecisionSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown, known = unknown_fields(cls, data)
         if unknown:
-            raise DecisionError(f"unknown decision settings {unknown}; expected some of {sorted(known)}")
+            raise DecisionError(f"unknown decision settings {unknown}; expected some of {known}")
         return cls(**data)
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
 from .cues import OFF, Cue, CueSettings, Rhythm, error_cue
+from .settings import unknown_fields
 
 __all__ = [
     "GpioIndicator",
@@ -143,10 +144,9 @@ class IndicatorSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IndicatorSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown, known = unknown_fields(cls, data)
         if unknown:
-            raise IndicatorError(f"unknown indicator settings {unknown}; expected some of {sorted(known)}")
+            raise IndicatorError(f"unknown indicator settings {unknown}; expected some of {known}")
         return cls(**data)
 
 

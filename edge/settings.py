@@ -14,6 +14,13 @@ from typing import Any, ClassVar, TypeVar
 T = TypeVar("T", bound="VersionedSettings")
 
 
+def unknown_fields(cls: type, data: Any) -> tuple[list[str], list[str]]:
+    """The keys of `data` that are not fields of the dataclass `cls`, and its field names
+    (both sorted): every settings class checks a dict from a file or a model this way."""
+    known = sorted(f.name for f in dataclasses.fields(cls))
+    return sorted(set(data) - set(known)), known
+
+
 class VersionedSettings:
     FORMAT_VERSION: ClassVar[int] = 1
     DESCRIPTION: ClassVar[str] = "settings"
@@ -34,8 +41,7 @@ class VersionedSettings:
                 f"{cls.DESCRIPTION} format {version!r} is not supported by this tonecue "
                 f"(it reads format {cls.FORMAT_VERSION}); upgrade tonecue or re-export the model"
             )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown, _ = unknown_fields(cls, data)
         if unknown:
             raise cls.ERROR(f"{cls.DESCRIPTION} has settings this tonecue does not know: {unknown}")
         return cls(**data)
