@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tonecue.edge.resample import resample
+from .errors import TonecueError
 
 __all__ = ["AudioError", "read_audio", "to_mono", "load_audio", "check_signal"]
 
@@ -41,7 +42,7 @@ _FORMAT_NAMES = {
 }
 
 
-class AudioError(ValueError):
+class AudioError(TonecueError, ValueError):
     """Bad or unreadable audio. `source` is the path (or e.g. "<array>"), `reason` says why."""
 
     def __init__(self, source, reason: str):

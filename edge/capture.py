@@ -55,6 +55,7 @@ import numpy as np
 
 from tonecue.edge.audio import check_signal, load_audio
 from tonecue.edge.resample import resample
+from .errors import TonecueError
 
 __all__ = [
     "MicrophoneError",
@@ -70,7 +71,7 @@ log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.05  # how often a waiting read() looks at the stream's health
 
 
-class MicrophoneError(RuntimeError):
+class MicrophoneError(TonecueError, RuntimeError):
     """The microphone cannot be opened or stopped delivering audio; the message says why."""
 
 

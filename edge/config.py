@@ -39,6 +39,7 @@ from .cues import CueSettings
 from .decision import DecisionSettings
 from .indicators import IndicatorSettings
 from .vad import GateSettings
+from .errors import TonecueError
 
 __all__ = [
     "AudioSettings",
@@ -61,7 +62,7 @@ SHIPPED_MODEL = Path(__file__).resolve().with_name("assets") / "model.onnx"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class ConfigError(ValueError):
+class ConfigError(TonecueError, ValueError):
     """A configuration file that cannot be read or holds a mistake; the message says where."""
 
 

@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 
 from .decision import Decision
 from .settings import unknown_fields
+from .errors import TonecueError
 
 __all__ = [
     "Cue",
@@ -52,7 +53,7 @@ RGB = tuple[int, int, int]
 MAX_RHYTHM_SECONDS = 5.0
 
 
-class CueError(ValueError):
+class CueError(TonecueError, ValueError):
     """A cue setting that is malformed or out of range."""
 
 

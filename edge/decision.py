@@ -31,11 +31,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .settings import unknown_fields
+from .errors import TonecueError
 
 __all__ = ["Decision", "DecisionError", "DecisionSettings", "EmotionSmoother"]
 
 
-class DecisionError(ValueError):
+class DecisionError(TonecueError, ValueError):
     """Decision settings out of range, or probabilities or times the smoother cannot use."""
 
 

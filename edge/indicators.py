@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping, TextIO
 
 from .cues import OFF, Cue, CueSettings, Rhythm, error_cue
 from .settings import unknown_fields
+from .errors import TonecueError
 
 __all__ = [
     "GpioIndicator",
@@ -55,7 +56,7 @@ SYSFS_LEDS = Path("/sys/class/leds")
 NOT_FITTED = -1
 
 
-class IndicatorError(ValueError):
+class IndicatorError(TonecueError, ValueError):
     """Indicator settings that are malformed, or an indicator that cannot be opened."""
 
 

@@ -20,13 +20,14 @@ import numpy as np
 from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
 from .spec import FrontendSpec, SpecError
 from .vad import GateSettings
+from .errors import TonecueError
 
 CONTRACT_VERSION = 1
 PREFIX = "tonecue."
 DEFAULT_MODEL = Path(__file__).with_name("assets") / "model.onnx"
 
 
-class ModelError(Exception):
+class ModelError(TonecueError, ValueError):
     """A model file that is missing, unreadable, or whose contract cannot be honoured."""
 
 

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .settings import VersionedSettings
+from .errors import TonecueError
 
 FORMAT_VERSION = 1
 
 _DTYPES = ("float32", "float64")
 
 
-class SpecError(ValueError):
+class SpecError(TonecueError, ValueError):
     """A frontend spec that is inconsistent or cannot be honoured."""
 
 

@@ -40,6 +40,7 @@ from typing import ClassVar, Iterable
 import numpy as np
 
 from .settings import VersionedSettings
+from .errors import TonecueError
 
 __all__ = [
     "DIGITAL_SILENCE_DB",
@@ -61,7 +62,7 @@ DIGITAL_SILENCE_DB = -200.0
 DEFAULT_HOP_SECONDS = 22 * 512 / 22050
 
 
-class GateError(ValueError):
+class GateError(TonecueError, ValueError):
     """Gate settings that are inconsistent, or a level the gate cannot judge (NaN)."""
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from tonecue.edge.model import PREFIX, ModelContract
 from tonecue.edge.spec import FrontendSpec
 from tonecue.edge.vad import GateSettings
+from tonecue.edge.errors import TonecueError
 
 __all__ = [
     "CLASSIC_KINDS",
@@ -71,7 +72,7 @@ _MODEL_SUFFIXES = {".joblib": "classic", ".pkl": "classic", ".pt": "net", ".pth"
 log = logging.getLogger(__name__)
 
 
-class RunFolderError(ValueError):
+class RunFolderError(TonecueError, ValueError):
     """A run folder that lacks a piece the export needs, or holds one it cannot read."""
 
 

@@ -45,6 +45,7 @@ import numpy as np
 from tonecue.edge.model import ModelContract
 
 from .convert import INPUT_NAME, read_contract, set_contract, strip
+from tonecue.edge.errors import TonecueError
 
 __all__ = [
     "NOT_QUANTIZED",
@@ -82,7 +83,7 @@ _STATIC_OPS = {"cnn1d": ["Gemm", "MatMul"], "cnn2d": ["Conv", "Gemm", "MatMul"],
 _DYNAMIC_OPS = {"crnn": ["LSTM"]}
 
 
-class QuantizationError(RuntimeError):
+class QuantizationError(TonecueError, RuntimeError):
     """A model that cannot be quantized as asked (unknown kind, no calibration data)."""
 
 

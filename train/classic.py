@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from tonecue.edge.errors import TonecueError
 
 __all__ = [
     "CLASSIC_MODELS",
@@ -66,7 +67,7 @@ _TARGET = "tonecue_target"
 _FALLBACK_MESSAGES = re.compile(r"is erroring|is crashing|Method crashing|Returning with|could not be")
 
 
-class FeatureSelectionError(RuntimeError):
+class FeatureSelectionError(TonecueError, RuntimeError):
     """featurewiz failed, fell back silently, or selected nothing."""
 
 

@@ -47,6 +47,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+from tonecue.edge.errors import TonecueError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -97,7 +98,7 @@ EXPECTED_LAYOUTS = {
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(TonecueError, ValueError):
     """A corpus folder or label map that cannot give a usable index."""
 
 

@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from tonecue.train import evaluate as ev
+from tonecue.edge.errors import TonecueError
 
 __all__ = [
     "BUDGET",
@@ -72,7 +73,7 @@ MODEL_TITLES = {
 }
 
 
-class RunError(ValueError):
+class RunError(TonecueError, ValueError):
     """A run that cannot go ahead with this data or these settings (a clear message, no traceback)."""
 
 
