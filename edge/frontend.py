@@ -15,6 +15,7 @@ spectrum once, which is where most of the time goes.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -25,14 +26,12 @@ from .spec import FrontendSpec
 KINDS = ("stats", "image", "sequence")
 
 
-class Frontend:
-    """A spec's frontend, with its window, filterbanks and DCT built once."""
+class _Matrices:
+    """What a spec's frontend builds once: filterbank products and the DCT, all read-only, so one
+    set is shared by every Frontend and thread of the process."""
 
     def __init__(self, spec: FrontendSpec):
-        self.spec = spec
-        self.dtype = np.dtype(spec.dtype)
-        name = self.dtype.name
-        self._power_spectrum = dsp.PowerSpectrum(spec.n_fft, spec.window_frames, name)
+        name = np.dtype(spec.dtype).name
         mel = dsp.mel_filterbank(spec.sample_rate, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax, name)
         banks = [mel]
         if spec.image_n_mels:
@@ -42,21 +41,60 @@ class Frontend:
         # Per kind, one product yields its band powers: columns [:n_mels] for the MFCCs and mel
         # means, and for the image and sequence also [n_mels:], the coarse log-mel bands.
         both = dsp.FilterbankProduct(np.vstack(banks))
-        self._banks = {"stats": dsp.FilterbankProduct(mel), "image": both, "sequence": both}
-        self._dct_t = np.ascontiguousarray(dsp.dct_matrix(max(spec.n_mfcc, spec.image_n_mfcc), spec.n_mels, name).T)
+        self.banks = {"stats": dsp.FilterbankProduct(mel), "image": both, "sequence": both}
+        for product in (self.banks["stats"], both):
+            for _bins, _bands, block in product.blocks:
+                block.flags.writeable = False
+        self.dct_t = np.ascontiguousarray(dsp.dct_matrix(max(spec.n_mfcc, spec.image_n_mfcc), spec.n_mels, name).T)
+        self.dct_t.flags.writeable = False
+
+
+@lru_cache(maxsize=8)
+def _matrices(spec: FrontendSpec) -> _Matrices:
+    return _Matrices(spec)
+
+
+class _Workspace:
+    """The scratch of one featurizer: the centred window, its frames and the power spectrum's
+    buffers. Reused call after call (fresh megabytes per window cost more than the FFT), so it
+    belongs to one thread at a time."""
+
+    def __init__(self, spec: FrontendSpec, dtype: np.dtype):
+        self._half = spec.n_fft // 2
+        self._padded = np.zeros(spec.window_samples + 2 * self._half, dtype=dtype)
+        self._frames = np.lib.stride_tricks.as_strided(
+            self._padded,
+            shape=(spec.window_frames, spec.n_fft),
+            strides=(self._padded.strides[0] * spec.hop_length, self._padded.strides[0]),
+            writeable=False,
+        )
+        self._power_spectrum = dsp.PowerSpectrum(spec.n_fft, spec.window_frames, dtype.name)
+
+    def band_powers(self, window: np.ndarray, frame_indices: np.ndarray, bank: dsp.FilterbankProduct) -> np.ndarray:
+        """Band powers of the chosen frames of `window` (a new array, not scratch)."""
+        self._padded[self._half : self._half + len(window)] = window
+        return bank(self._power_spectrum(self._frames[frame_indices]))
+
+
+class Frontend:
+    """A spec's frontend. Its matrices are built once per spec and shared; its scratch is its own,
+    one per thread, so a Frontend may be shared between threads."""
+
+    def __init__(self, spec: FrontendSpec):
+        self.spec = spec
+        self.dtype = np.dtype(spec.dtype)
+        matrices = _matrices(spec)
+        self._banks = matrices.banks
+        self._dct_t = matrices.dct_t
         self.n_frames = spec.window_frames
+        self._all_frames = np.arange(self.n_frames)
+        self._all_frames.flags.writeable = False
         half = spec.n_fft // 2
         # Frames whose samples all lie inside the window: they do not see the centring pad, so a
         # frame at the same stream position has the same spectrum in every window containing it.
         self.first_interior = -(-half // spec.hop_length)
         self.last_interior = (spec.window_samples - (spec.n_fft - half)) // spec.hop_length
-        self._padded = np.zeros(spec.window_samples + 2 * half, dtype=self.dtype)
-        self._frames = np.lib.stride_tricks.as_strided(
-            self._padded,
-            shape=(self.n_frames, spec.n_fft),
-            strides=(self._padded.strides[0] * spec.hop_length, self._padded.strides[0]),
-            writeable=False,
-        )
+        self._local = threading.local()
 
     # --- the three model inputs ---------------------------------------------------------------
 
@@ -64,7 +102,8 @@ class Frontend:
         """The model input of `kind` for one window (see the module docstring)."""
         window = self.check_window(window)
         self.output_shape(kind)  # validates kind
-        return self._from_bands(window, self._band_powers(window, np.arange(self.n_frames), kind), kind)
+        bands = self._workspace().band_powers(window, self._all_frames, self._banks[kind])
+        return self._from_bands(window, bands, kind)
 
     def stats(self, window: np.ndarray) -> np.ndarray:
         return self.features(window, "stats")
@@ -96,11 +135,12 @@ class Frontend:
             )
         return window.astype(self.dtype, copy=False)
 
-    def _band_powers(self, window: np.ndarray, frame_indices: np.ndarray, kind: str) -> np.ndarray:
-        """Band powers of the chosen frames: (len(frame_indices), n_mels [+ image_n_mels]) for `kind`."""
-        half = self.spec.n_fft // 2
-        self._padded[half : half + len(window)] = window
-        return self._banks[kind](self._power_spectrum(self._frames[frame_indices]))
+    def _workspace(self) -> _Workspace:
+        """This thread's scratch for `features`."""
+        workspace = getattr(self._local, "workspace", None)
+        if workspace is None:
+            workspace = self._local.workspace = _Workspace(self.spec, self.dtype)
+        return workspace
 
     def _from_bands(self, window: np.ndarray, bands: np.ndarray, kind: str) -> np.ndarray:
         spec = self.spec
@@ -129,9 +169,9 @@ class Frontend:
         raise ValueError(f"unknown input kind {kind!r}; expected one of {KINDS}")
 
 
-@lru_cache(maxsize=8)
 def frontend_for(spec: FrontendSpec) -> Frontend:
-    """The shared frontend of a spec (specs are frozen and hashable)."""
+    """A frontend of a spec: its matrices are built once per spec (specs are frozen and
+    hashable) and shared, so this is cheap; its scratch is its own."""
     return Frontend(spec)
 
 
@@ -142,18 +182,23 @@ class StreamingFeaturizer:
     multiples of the hop length reuse the interior frames the previous window already computed;
     any other position simply computes everything. The result is the same as `Frontend.features`
     on the window alone (up to float rounding of the matrix product).
+
+    A featurizer follows one stream, so it belongs to one thread; it has its own scratch, and
+    featurizers of one Frontend may run in different threads.
     """
 
     def __init__(self, frontend: Frontend, kind: str):
         frontend.output_shape(kind)  # validates kind
         self.frontend = frontend
         self.kind = kind
+        self._bank = frontend._banks[kind]
+        self._workspace = _Workspace(frontend.spec, frontend.dtype)
         self.reset()
 
     def reset(self) -> None:
         """Forget cached frames (after a gap or a jump in the stream)."""
         self._cache_start = -1  # stream frame index of the first cached interior frame
-        self._cache = np.empty((0, self.frontend._banks[self.kind].n_bands), dtype=self.frontend.dtype)
+        self._cache = np.empty((0, self._bank.n_bands), dtype=self.frontend.dtype)
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         fe = self.frontend
@@ -162,7 +207,7 @@ class StreamingFeaturizer:
         first, last = fe.first_interior, fe.last_interior
         if start % hop or start < 0 or first > last:
             self.reset()
-            bands = fe._band_powers(window, np.arange(fe.n_frames), self.kind)
+            bands = self._workspace.band_powers(window, fe._all_frames, self._bank)
             return fe._from_bands(window, bands, self.kind)
 
         base = start // hop  # stream frame index of the window's frame 0
@@ -175,12 +220,14 @@ class StreamingFeaturizer:
         computed = np.concatenate(
             [np.arange(0, first), np.arange(first_new, last + 1), np.arange(last + 1, fe.n_frames)]
         )
-        fresh = fe._band_powers(window, computed, self.kind)
+        fresh = self._workspace.band_powers(window, computed, self._bank)
         n_left, n_new = first, last + 1 - first_new
         interior = np.concatenate([reused, fresh[n_left : n_left + n_new]])
         bands = np.concatenate([fresh[:n_left], interior, fresh[n_left + n_new :]])
         self._cache, self._cache_start = interior, base + first
         return fe._from_bands(window, bands, self.kind)
+
+
 
 
 def window_starts(n_samples: int, spec: FrontendSpec, hop_frames: int) -> list[int]:
