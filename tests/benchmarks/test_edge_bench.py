@@ -2,20 +2,15 @@
 
 import json
 
-import pytest
+from helpers.onnx_models import write_model
 
 from tonecue.benchmarks import edge_bench
+from tonecue.edge.model import ModelContract
+from tonecue.edge.spec import FrontendSpec
+from tonecue.edge.vad import GateSettings
 
 
 def test_reports_every_measure(tmp_path):
-    pytest.importorskip("onnx")
-    import sys
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "edge"))
-    from test_model import write_model
-    from tonecue.edge.model import ModelContract
-    from tonecue.edge.spec import FrontendSpec
-    from tonecue.edge.vad import GateSettings
 
     contract = ModelContract(FrontendSpec(), GateSettings(), ("angry", "happy", "sad", "neutral"), "image")
     model = write_model(tmp_path / "tiny.onnx", (2, 20, 50), 4, contract.to_metadata())

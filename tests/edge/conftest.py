@@ -1,7 +1,6 @@
 """Fixtures of the edge tests: test signals, real speech at any rate, and a parity log.
 
-`signals.py` beside this file is made importable (`from signals import make_signal`) whatever
-pytest's import mode. The `parity` fixture collects the largest error each parity test measured;
+The signals come from `helpers.signals` (tests/helpers). The `parity` fixture collects the largest error each parity test measured;
 with TONECUE_PARITY_REPORT=path set, the session writes them there as a markdown table (that is
 how tests/edge/PARITY.md was made).
 """
@@ -9,17 +8,11 @@ how tests/edge/PARITY.md was made).
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from signals import SPEECH_RATE, speech_clips  # noqa: E402
+from helpers.signals import SPEECH_RATE, speech_clips
 
 
 @pytest.fixture(scope="session")

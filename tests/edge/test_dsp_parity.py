@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from signals import SIGNAL_KINDS, SPEECH_CLIPS, make_signal
+from helpers.signals import SIGNAL_KINDS, SPEECH_CLIPS, make_signal, speech_window
 
 from tonecue.edge import dsp
 
@@ -578,8 +578,6 @@ def test_lpc(librosa, parity, signal, dtype):
 @pytest.mark.parametrize("name", SPEECH_NAMES)
 def test_lpc_speech(librosa, parity, speech, name, dtype):
     """On a 50-frame window of each clip (what the frontend feeds it) and on the whole clip."""
-    from signals import speech_window
-
     clip = np.asarray(speech[name])
     for y, label in ((speech_window(clip, 512 * 49), "speech window"), (clip, "speech clip")):
         _check_lpc(librosa, parity, y.astype(dtype), LPC_ORDERS, dtype, label)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from signals import SPEECH_CLIPS, make_signal, speech_window
+from helpers.signals import SPEECH_CLIPS, make_signal, speech_window
 
 from tonecue.edge.frontend import KINDS, Frontend, StreamingFeaturizer, clip_windows, featurize_clip, frontend_for
 from tonecue.edge.spec import FrontendSpec
