@@ -39,11 +39,8 @@ import numpy as np  # noqa: E402
 
 from tonecue.edge.machine import describe_machine  # noqa: E402
 from tonecue.edge.audio import load_audio  # noqa: E402
-from tonecue.edge.cues import CuePlanner  # noqa: E402
-from tonecue.edge.decision import EmotionSmoother  # noqa: E402
-from tonecue.edge.listener import Listener  # noqa: E402
 from tonecue.edge.model import DEFAULT_MODEL, EmotionModel  # noqa: E402
-from tonecue.edge.stream import WindowStream  # noqa: E402
+from tonecue.edge.pipeline import Pipeline  # noqa: E402
 
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "edge" / "assets" / "demo.wav"
 RESULTS = Path(__file__).with_name("results")
@@ -67,32 +64,28 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def per_window(model: EmotionModel, audio: np.ndarray, min_windows: int) -> dict:
     """Frontend, inference and end-to-end times of voiced windows, in stream order."""
-    listener = Listener(model)
-    hop = listener.hop_frames * model.contract.spec.hop_length
-    smoother = EmotionSmoother(model.labels)
-    planner = CuePlanner(labels=model.labels)
+    pipeline = Pipeline(model)
+    hop = pipeline.hop_frames * model.contract.spec.hop_length
     frontend, inference, end_to_end = [], [], []
     passes = 0
     while len(end_to_end) < min_windows and passes < 1000:
-        stream = WindowStream(model.contract.spec, listener.hop_frames)
-        listener.reset()
+        pipeline.reset()
         featurizer = model.featurizer()
         for start in range(0, len(audio), hop):
             t0 = time.perf_counter()
-            windows = stream.push(audio[start : start + hop])
-            for position, window in windows:
-                heard = listener.hear(position, window)
-                decision = smoother.update(heard.probabilities, time.monotonic())
-                planner.plan(decision, time.monotonic())
-                t1 = time.perf_counter()
-                if not heard.voiced:
+            steps = pipeline.push(audio[start : start + hop])
+            t1 = time.perf_counter()
+            for step in steps:
+                if not step.heard.voiced:
                     continue
                 end_to_end.append(t1 - t0)
                 # The same window again, split into its two costs.
+                position = step.heard.start
+                window = audio[position : position + model.contract.spec.window_samples]
                 t2 = time.perf_counter()
                 features = featurizer(window, position)
                 t3 = time.perf_counter()
-                model.predict(features[None])
+                model.predict_proba(features[None])
                 t4 = time.perf_counter()
                 frontend.append(t3 - t2)
                 inference.append(t4 - t3)
@@ -139,18 +132,17 @@ from tonecue.edge.service import Service
 model = EmotionModel(sys.argv[1], threads=int(sys.argv[4]))
 source = FileSource(sys.argv[2], model.contract.spec.sample_rate, realtime=False)
 
-class Timed(Service):
-    first = None
-    def _hear(self, *args):
-        super()._hear(*args)
-        if Timed.first is None:
-            Timed.first = time.time()
+first = None
+def note_first(step):
+    global first
+    if first is None:
+        first = time.time()
 
-service = Timed(Config(), model, NullIndicator(), lambda: source)
+service = Service(Config(), model, NullIndicator(), lambda: source)
+service.pipeline.observers.append(note_first)
 cpu0, wall0 = time.process_time(), time.perf_counter()
 service.run()
 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-first = Timed.first
 peak_kb = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 print(json.dumps({"first_decision_s": first - t0 if first else None, "loop_cpu_s": cpu, "loop_wall_s": wall,
                   "peak_rss_mb": peak_kb / 1024, "windows": service.windows_heard}))

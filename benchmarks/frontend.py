@@ -36,11 +36,11 @@ import numpy as np  # noqa: E402
 from tonecue.edge.machine import describe_machine  # noqa: E402
 from tonecue.edge.audio import load_audio  # noqa: E402
 from tonecue.edge.frontend import Frontend, featurize_clip  # noqa: E402
-from tonecue.edge.spec import FrontendSpec  # noqa: E402
+from tonecue.edge.spec import DEFAULT_HOP_FRAMES, FrontendSpec  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "edge" / "assets" / "demo.wav"
-HOP_FRAMES = 22
+HOP_FRAMES = DEFAULT_HOP_FRAMES
 
 
 def librosa_stats(librosa, y: np.ndarray, spec: FrontendSpec) -> np.ndarray:

@@ -1,42 +1,73 @@
-"""Classify whole files the way the device would have heard them.
+"""Classify whole recordings the way the device would have heard them.
 
-A file is pushed through the live loop's own window stream, voice gate, featurizer and model; the
-file's label is the class with the highest mean probability over its voiced windows.
+A recording is pushed through the live pipeline (`tonecue.edge.pipeline`): its window stream,
+level gate, speech detector, featurizer and model. Its label is the class with the highest mean
+probability over its voiced windows; a recording in which no window holds a voice gets no label.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .audio import load_audio
-from .listener import Listener
+from .audio import check_signal, load_audio
+from .resample import resample
 from .model import EmotionModel
-from .stream import WindowStream
+from .pipeline import Pipeline
+
+__all__ = ["ClipResult", "classify_clip", "classify_file"]
 
 
-def classify_file(model: EmotionModel, path: str | Path) -> dict:
-    """One result per file: label (None when no window was voiced), probabilities, window counts.
+@dataclass(frozen=True)
+class ClipResult:
+    """label: the emotion, or None when no window held a voice the model could judge.
+    probabilities: {label: mean probability over the voiced windows}, or None.
+    voiced_windows / windows: how many windows reached the model, of how many.
+    seconds: the recording's length. warning: why nothing could be judged, if the input is unfit.
+    """
+
+    label: str | None
+    probabilities: dict[str, float] | None
+    voiced_windows: int
+    windows: int
+    seconds: float
+    warning: str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "warning" or v is not None}
+
+
+def classify_clip(model: EmotionModel, source, sample_rate: int | None = None) -> ClipResult:
+    """`source`: a path (any rate, WAV/FLAC/AIFF), or a 1-D array of samples at `sample_rate`.
 
     Raises `AudioError` for a file that cannot be read.
     """
-    spec = model.contract.spec
-    signal = load_audio(path, spec.sample_rate)
-    listener = Listener(model)
-    stream = WindowStream(spec, listener.hop_frames)
-    heard = [listener.hear(start, window) for start, window in stream.push(signal) + stream.flush()]
-    voiced = [h.probabilities for h in heard if h.voiced]
-    result = {
-        "file": str(path),
-        "label": None,
-        "probabilities": None,
-        "voiced_windows": len(voiced),
-        "windows": len(heard),
-        "seconds": round(len(signal) / spec.sample_rate, 3),
-    }
+    rate = model.contract.spec.sample_rate
+    if isinstance(source, (str, Path)):
+        signal = load_audio(source, rate)
+    else:
+        if sample_rate is None:
+            raise ValueError("an array of samples needs its sample_rate")
+        signal = np.asarray(source, dtype=np.float32)
+        if signal.ndim != 1:
+            raise ValueError(f"expected mono samples (a 1-D array), got shape {signal.shape}")
+        check_signal(signal, "<array>")
+        if int(sample_rate) != rate:
+            signal = resample(signal, int(sample_rate), rate).astype(np.float32)
+    pipeline = Pipeline(model)
+    steps = pipeline.push(signal) + pipeline.flush()
+    voiced = [s.heard.probabilities for s in steps if s.heard.voiced]
+    warning = pipeline.listener.band_message
+    label, probabilities = None, None
     if voiced:
         mean = np.mean(voiced, axis=0)
-        result["label"] = model.labels[int(np.argmax(mean))]
-        result["probabilities"] = {label: round(float(p), 4) for label, p in zip(model.labels, mean)}
-    return result
+        label = model.labels[int(np.argmax(mean))]
+        probabilities = {name: round(float(p), 4) for name, p in zip(model.labels, mean)}
+    return ClipResult(label, probabilities, len(voiced), len(steps), round(len(signal) / rate, 3), warning)
+
+
+def classify_file(model: EmotionModel, path: str | Path) -> dict:
+    """One JSON-ready line per file for `tonecue classify`: file, label, probabilities, counts."""
+    return {"file": str(path), **classify_clip(model, path).as_dict()}

@@ -1,46 +1,97 @@
-"""One window in, one judgement out: the voice gate, the features and the model, in stream order.
+"""One window in, one judgement out: level, speech detector, bandwidth, features and model.
 
-Shared by the live loop and `tonecue classify`, so that both gate, featurize and infer the same
-way. The gate's settings come from the model's contract: it was trained on windows gated by them.
+Used by `tonecue.edge.pipeline` (and so by the live loop, `tonecue classify`, edge-bench and
+export's verification) and, for the level and the detector, by training's window selection: the
+model's contract names the gate and the detector it was trained with, so the device selects the
+windows it judges exactly as training selected the windows it learnt from.
+
+- Which windows hold a voice: `tonecue.edge.speech.VoiceSelector` (the level gate's absolute
+  minimum, then the speech detector; the level gate alone for models exported before it).
+- A stream that turns out not to carry the model's bandwidth (`tonecue.edge.bandwidth`) gets no
+  probabilities at all: the model cannot judge it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from .bandwidth import BandwidthCheck
 from .model import EmotionModel
-from .vad import GateSettings, VoiceGate, window_level_db
+from .spec import DEFAULT_HOP_FRAMES
+from .speech import VoiceSelector
+from .vad import GateSettings
+
+log = logging.getLogger("tonecue")
 
 
 @dataclass(frozen=True)
 class Heard:
-    """What the listener made of one window."""
+    """What the listener made of one window.
 
-    start: int  # stream position of the window's first sample
+    speech: the detector's speech score (share of the window's chunks that are speech); with the
+        level gate alone, 1.0 for a window it passes and 0.0 otherwise.
+    voiced: the window holds a voice the model may judge (level, detector and bandwidth agree).
+    probabilities: class probabilities when voiced, else None.
+    band_limited: the stream lacks the frequencies the model needs (nothing is judged).
+    """
+
+    start: int
     level_db: float
+    speech: float
     voiced: bool
-    probabilities: np.ndarray | None  # class probabilities, None when the gate closed
+    probabilities: np.ndarray | None
+    band_limited: bool = False
 
 
 class Listener:
-    def __init__(self, model: EmotionModel, hop_frames: int | None = None, gate: GateSettings | None = None):
+    def __init__(
+        self,
+        model: EmotionModel,
+        hop_frames: int | None = None,
+        gate: GateSettings | None = None,
+        use_detector: bool = True,
+    ):
+        """use_detector=False judges by the level gate alone even if the model names a detector
+        (how tonecue heard before it: for side-by-side benchmarks, never for a wearer)."""
         self.model = model
         spec = model.contract.spec
-        self.hop_frames = hop_frames or model.contract.hop_frames
+        self.hop_frames = hop_frames or model.contract.hop_frames or DEFAULT_HOP_FRAMES
         self.gate = gate or model.contract.gate
         self._hop_seconds = self.hop_frames * spec.hop_length / spec.sample_rate
+        self._featurizer = model.featurizer()
+        detector = model.speech_detector() if use_detector else None
+        self._selector = VoiceSelector(self.gate, detector, self._hop_seconds)
+        self._bandwidth = BandwidthCheck(spec.sample_rate, model.contract.required_bandwidth_hz)
         self.reset()
 
+    @property
+    def band_limited(self) -> bool:
+        return self._bandwidth.band_limited
+
+    @property
+    def band_message(self) -> str | None:
+        """Why the stream cannot be judged, once it is known to lack the model's bandwidth."""
+        return self._bandwidth.message() if self.band_limited else None
+
     def reset(self) -> None:
-        """A new stream: fresh noise floor, no shared frames."""
-        self._gate = VoiceGate.from_settings(self.gate, hop_seconds=self._hop_seconds)
-        self._featurizer = self.model.featurizer()
+        """A new stream: fresh noise floor, detector state and bandwidth verdict, no shared frames."""
+        self._selector.reset()
+        self._featurizer.reset()
+        self._bandwidth.reset()
+        self._warned = False
 
     def hear(self, start: int, window: np.ndarray) -> Heard:
-        level = window_level_db(window)
-        if not self._gate.update(level):
-            return Heard(start, level, False, None)
+        level, speech, voiced = self._selector.judge(start, window)
+        if not voiced:
+            return Heard(start, level, speech, False, None, self.band_limited)
+        verdict = self._bandwidth.update(window)
+        if verdict is not True:  # not yet known to carry the model's bandwidth: nothing is judged
+            if verdict is False and not self._warned:
+                log.warning("%s", self._bandwidth.message())
+                self._warned = True
+            return Heard(start, level, speech, False, None, verdict is False)
         features = self._featurizer(window, start)
-        return Heard(start, level, True, self.model.predict(features[None])[0])
+        return Heard(start, level, speech, True, self.model.predict_proba(features[None])[0])

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
-from .spec import FrontendSpec, SpecError
-from .vad import GateSettings
 from .errors import TonecueError
+from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
+from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
+from .speech import LEVEL_ONLY, DetectorError, DetectorSettings, SileroVAD, SpeechDetector, check_detector_file
+from .vad import GateSettings
 
 CONTRACT_VERSION = 1
 PREFIX = "tonecue."
@@ -40,7 +41,9 @@ class ModelContract:
     labels: tuple[str, ...]
     input_kind: str
     selected_features: tuple[int, ...] | None = None
-    hop_frames: int = 22
+    hop_frames: int = DEFAULT_HOP_FRAMES
+    detector: DetectorSettings = LEVEL_ONLY
+    bandwidth_hz: float | None = None  # the audio bandwidth of the training data (None: Nyquist)
     model_name: str = "unknown"
     precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -51,6 +54,12 @@ class ModelContract:
         if self.input_kind == "stats" and self.selected_features is not None:
             return (len(self.selected_features),)
         return frontend_for(self.spec).output_shape(self.input_kind)
+
+    @property
+    def required_bandwidth_hz(self) -> float:
+        """The highest frequency the model saw in training: input without it cannot serve it."""
+        nyquist = self.spec.sample_rate / 2
+        return nyquist if self.bandwidth_hz is None else min(float(self.bandwidth_hz), nyquist)
 
     def to_metadata(self) -> dict[str, str]:
         """String key/values for the ONNX file's metadata_props."""
@@ -63,6 +72,8 @@ class ModelContract:
             "input_shape": list(self.input_shape),
             "selected_features": None if self.selected_features is None else list(self.selected_features),
             "hop_frames": self.hop_frames,
+            "detector": self.detector.to_dict(),
+            "bandwidth_hz": self.bandwidth_hz,
             "model": self.model_name,
             "precision": self.precision,
             "training": self.training,
@@ -86,14 +97,19 @@ class ModelContract:
                 f"{source}: contract version {version!r}, but this tonecue reads version {CONTRACT_VERSION}; "
                 "re-export the model with a matching tonecue"
             )
-        missing = [k for k in ("frontend", "gate", "labels", "input_kind") if k not in values]
+        missing = [k for k in ("frontend", "gate", "labels", "input_kind", "hop_frames") if k not in values]
         if missing:
             raise ModelError(f"{source}: contract lacks {', '.join(missing)}")
         try:
             spec = FrontendSpec.from_dict(values["frontend"])
             gate = GateSettings.from_dict(values["gate"])
-        except (SpecError, ValueError, TypeError) as exc:
-            raise ModelError(f"{source}: its frontend or gate settings cannot be honoured: {exc}") from None
+            # Models exported before the speech detector name none: the level gate alone.
+            detector = DetectorSettings.from_dict(values["detector"]) if "detector" in values else LEVEL_ONLY
+        except (SpecError, DetectorError, ValueError, TypeError) as exc:
+            raise ModelError(f"{source}: its frontend, gate or detector settings cannot be honoured: {exc}") from None
+        bandwidth = values.get("bandwidth_hz")
+        if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0):
+            raise ModelError(f"{source}: bandwidth_hz must be a positive number of Hz, got {bandwidth!r}")
         labels = values["labels"]
         if not (isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)):
             raise ModelError(f"{source}: labels must be a non-empty list of names, got {labels!r}")
@@ -120,7 +136,9 @@ class ModelContract:
             labels=tuple(labels),
             input_kind=kind,
             selected_features=selected,
-            hop_frames=int(values.get("hop_frames", 22)),
+            hop_frames=int(values["hop_frames"]),
+            detector=detector,
+            bandwidth_hz=None if bandwidth is None else float(bandwidth),
             model_name=str(values.get("model", "unknown")),
             precision=str(values.get("precision", "fp32")),
             training=values.get("training") or {},
@@ -135,14 +153,20 @@ class ModelContract:
 
 
 class EmotionModel:
-    """An ONNX Runtime session with the frontend its contract asks for.
+    """An ONNX Runtime session with the frontend and speech detector its contract asks for.
 
-    `probabilities(windows)` featurizes windows of audio and returns class probabilities;
-    `featurizer()` gives a streaming featurizer for the live loop.
+    >>> model = EmotionModel()                      # the shipped default
+    >>> result = model.classify("talk.wav")         # doctest: +SKIP
+    >>> result.label, result.probabilities, result.voiced_windows  # doctest: +SKIP
+
+    `predict_proba(features)` runs the network on frontend outputs, `probabilities(windows)` on
+    whole windows of audio; `featurizer()` and `speech_detector()` give the streaming parts a live
+    loop needs (see `tonecue.edge.pipeline`).
     """
 
     def __init__(self, path: str | Path = DEFAULT_MODEL, threads: int = 1):
         self.path = Path(path)
+        self.threads = threads
         source = str(self.path)
         if not self.path.is_file():
             raise ModelError(f"{source}: model file not found")
@@ -177,6 +201,15 @@ class EmotionModel:
         names = [o.name for o in outputs]
         self._output = "probabilities" if "probabilities" in names else names[-1]
         self._selected = None if self.contract.selected_features is None else np.asarray(self.contract.selected_features)
+        # The detector the model was trained with, checked now: a device that lacks it refuses the
+        # model at load, not at the first word.
+        self._detector_path: Path | None = None
+        if self.contract.detector.enabled:
+            try:
+                self._detector_path = check_detector_file(self.contract.detector, self.path)
+                SileroVAD(self._detector_path)
+            except DetectorError as exc:
+                raise ModelError(str(exc)) from None
 
     def select(self, features: np.ndarray) -> np.ndarray:
         """Frontend output (batch, ...) to model input: the selected stats columns, float32."""
@@ -184,7 +217,7 @@ class EmotionModel:
             features = features[:, self._selected]
         return np.ascontiguousarray(features, dtype=np.float32)
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (batch, n_labels) for frontend outputs (batch, ...)."""
         out = self.session.run([self._output], {self._input: self.select(features)})[0]
         out = np.asarray(out, dtype=np.float32).reshape(len(features), -1)
@@ -195,7 +228,21 @@ class EmotionModel:
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities for whole windows of audio (batch, window_samples)."""
         features = np.stack([self.frontend.features(w, self.contract.input_kind) for w in windows])
-        return self.predict(features)
+        return self.predict_proba(features)
 
     def featurizer(self) -> StreamingFeaturizer:
         return StreamingFeaturizer(self.frontend, self.contract.input_kind)
+
+    def speech_detector(self) -> SpeechDetector | None:
+        """A fresh stream detector of the kind the model was trained with (None: level gate only)."""
+        if self._detector_path is None:
+            return None
+        network = SileroVAD(self._detector_path, threads=self.threads)
+        return SpeechDetector(self.contract.detector, network, self.contract.spec.sample_rate)
+
+    def classify(self, source, sample_rate: int | None = None):
+        """A whole recording, heard as the device hears it: a `ClipResult` (label, probabilities,
+        voiced windows). `source` is a path, or an array of samples at `sample_rate`."""
+        from .classify import classify_clip
+
+        return classify_clip(self, source, sample_rate)

@@ -1,7 +1,7 @@
 """The device's live loop: audio in, cues out, for as long as the wearer has it on.
 
-    source (microphone or replayed file) -> WindowStream -> Listener (gate, features, model)
-        -> EmotionSmoother -> CuePlanner -> indicators
+    source (microphone or replayed file) -> Pipeline (window stream, level gate, speech detector,
+        features, model, smoother, cue planner; see tonecue.edge.pipeline) -> indicators
 
 All work happens on this thread; the microphone's callback only queues blocks. The loop speaks
 systemd's notify protocol (READY once running, WATCHDOG only after an iteration it completed,
@@ -22,13 +22,10 @@ import numpy as np
 
 from .capture import Backoff, EndOfStream, MicrophoneError
 from .config import Config
-from .cues import CuePlanner
-from .decision import EmotionSmoother
 from .indicators import Indicator
-from .listener import Listener
 from .model import EmotionModel
 from .notify import Notifier, WatchdogPacer
-from .stream import WindowStream
+from .pipeline import Pipeline, Step
 from .vad import GateSettings
 
 log = logging.getLogger("tonecue")
@@ -69,21 +66,21 @@ class Service:
         self.watchdog = watchdog or (
             WatchdogPacer.from_environment(clock=clock) if config.service.watchdog else WatchdogPacer(None)
         )
-        hop_frames = hop_frames_for(config, model)
         # A [gate] section that differs from the defaults is the wearer's choice; otherwise the
         # gate the model was trained with.
         gate = config.gate if config.gate != GateSettings() else model.contract.gate
-        self.listener = Listener(model, hop_frames, gate)
-        self.stream = WindowStream(model.contract.spec, hop_frames)
-        self.smoother = EmotionSmoother(model.labels, config.decision)
-        self.planner = CuePlanner(config.cues, model.labels)
+        self.pipeline = Pipeline(
+            model, hop_frames=hop_frames_for(config, model), gate=gate, decision=config.decision, cues=config.cues
+        )
+        self.planner = self.pipeline.planner
+        self.pipeline.observers.append(self._after_step)
         self._stop = threading.Event()
         # Decisions, holds and cooldowns run on stream time: seconds of audio heard since start,
         # so a file replayed fast is judged exactly as in real time (live, the two agree).
         self._origin = clock()
         self._stream_epoch = 0.0  # stream time at which the current stream began
         self._last_time = 0.0
-        self._seconds_per_sample = 1.0 / model.contract.spec.sample_rate
+        self._band_reported = False
         self._fault_message: str | None = None
         self._status: str | None = ""  # the emotion last reported in STATUS ("" before any)
         self.windows_heard = 0
@@ -135,22 +132,21 @@ class Service:
                 log.info("audio is back")
                 self._fault_message = None
                 self.backoff.reset()
-            for start, window in self.stream.push(block):
-                self._hear(start, window)
+            self.pipeline.push(block, self._stream_epoch)
 
     def _now(self) -> float:
         """Seconds since the service started, never earlier than what was already heard."""
         return max(self.clock() - self._origin, self._last_time)
 
-    def _hear(self, start: int, window: np.ndarray) -> None:
-        now = self._stream_epoch + (start + len(window)) * self._seconds_per_sample
-        self._last_time = now
-        heard = self.listener.hear(start, window)
+    def _after_step(self, step: Step) -> None:
+        decision = step.decision
+        self._last_time = decision.time
         self.windows_heard += 1
-        decision = self.smoother.update(heard.probabilities, now)
-        cue = self.planner.plan(decision, now)
-        if cue is not None:
-            self.indicator.show(cue)
+        if step.cue is not None:
+            self.indicator.show(step.cue)
+        if step.heard.band_limited and not self._band_reported:
+            self._band_reported = True
+            self.notifier.status("input lacks the bandwidth this model needs: no cues")
         # STATUS on a change of emotion only: systemctl status shows it, and a chatty socket
         # would fill systemd's queue.
         if decision.label != self._status:
@@ -159,15 +155,13 @@ class Service:
             self.notifier.status(f"listening: {shown}")
 
     def _finish_stream(self) -> None:
-        for start, window in self.stream.flush():
-            self._hear(start, window)
+        self.pipeline.flush(self._stream_epoch)
 
     def _restart_stream(self) -> None:
         """A new stream after (re)opening the source: nothing carries over across a gap."""
         self._stream_epoch = self._now()
-        self.stream.reset()
-        self.listener.reset()
-        self.smoother.reset()
+        self._band_reported = False
+        self.pipeline.reset()
 
     def _fault(self, exc: Exception) -> None:
         """Show the error cue, log once per fault, and wait before the next try (interruptibly)."""

@@ -14,6 +14,10 @@ from .errors import TonecueError
 
 FORMAT_VERSION = 1
 
+#: Windows start this many frames apart, in training and on the device: 22 x 512 samples at
+#: 22,050 Hz is 0.51 s, so that successive 50-frame windows share more than half their frames.
+DEFAULT_HOP_FRAMES = 22
+
 _DTYPES = ("float32", "float64")
 
 

@@ -39,8 +39,9 @@ from typing import ClassVar, Iterable
 
 import numpy as np
 
-from .settings import VersionedSettings
 from .errors import TonecueError
+from .settings import VersionedSettings
+from .spec import DEFAULT_HOP_FRAMES
 
 __all__ = [
     "DIGITAL_SILENCE_DB",
@@ -59,7 +60,7 @@ GATE_FORMAT_VERSION = 1
 DIGITAL_SILENCE_DB = -200.0
 
 #: Seconds between windows at the seed's training hop: 22 frames of 512 samples at 22,050 Hz.
-DEFAULT_HOP_SECONDS = 22 * 512 / 22050
+DEFAULT_HOP_SECONDS = DEFAULT_HOP_FRAMES * 512 / 22050
 
 
 class GateError(TonecueError, ValueError):

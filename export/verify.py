@@ -36,6 +36,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tonecue.edge.machine import describe_machine
+from tonecue.train.models import get as get_kind
 
 from .convert import INPUT_NAME, OUTPUT_NAME, source_input, source_proba
 
@@ -63,7 +64,7 @@ _TIE = 1e-5  # top-2 margin below which a label is a tie
 @dataclass
 class ExportedFile:
     name: str  # the model's name in the run
-    kind: str  # rf, svm, tree, cnn1d, cnn2d, crnn
+    kind: str  # its kind's name in tonecue.train.models (rf, svm, dt, cnn1d, cnn2d, crnn, ...)
     precision: str  # fp32 or int8
     path: Path
     selected: tuple[int, ...] | None = None  # statistics columns the graph reads
@@ -131,7 +132,7 @@ def parity(
         "max_abs_diff": float(row.max()) if len(row) else 0.0,
         "windows_over_tolerance": int((row > TARGETS["max_abs_diff"]).sum()),
     }
-    if exported.kind in ("rf", "tree"):
+    if get_kind(exported.kind).float32_thresholds:
         result["routed_differently"] = result["windows_over_tolerance"]
     if clip_ids is not None:
         from tonecue.train.evaluate import clip_probabilities
@@ -284,7 +285,7 @@ def device_check(
             key = (id(model.frontend), model.contract.input_kind)
             if key not in feats:  # files with one frontend and input kind share the featurizing
                 feats[key] = np.stack([model.frontend.features(w, model.contract.input_kind) for w in windows])
-            mean = model.predict(feats[key]).astype(np.float64).mean(axis=0)
+            mean = model.predict_proba(feats[key]).astype(np.float64).mean(axis=0)
             device_clip[label][i] = int(mean.argmax())
             top = np.sort(mean)
             device_margin[label][i] = float(top[-1] - top[-2]) if len(mean) > 1 else 1.0
@@ -333,13 +334,13 @@ def _relative(path: str | Path, root: str | Path | None) -> str:
 
 
 def end_to_end_latency(path: str | Path, signals: Sequence[np.ndarray], max_windows: int = 400) -> dict[str, Any]:
-    """Per voiced window, the device's Listener.hear (gate, streaming featurizer, model) on one
-    thread, over the given signals in stream order; also the model's share of it."""
+    """Per voiced window, the device's pipeline step (gate, speech detector, streaming featurizer,
+    model, smoother, cue) on one thread, over the given signals in stream order; also the model's
+    share of it."""
     from contextlib import nullcontext
 
-    from tonecue.edge.listener import Listener
     from tonecue.edge.model import EmotionModel
-    from tonecue.edge.stream import WindowStream
+    from tonecue.edge.pipeline import Pipeline
 
     try:
         from threadpoolctl import threadpool_limits
@@ -349,21 +350,20 @@ def end_to_end_latency(path: str | Path, signals: Sequence[np.ndarray], max_wind
         limit = nullcontext()
     with limit:
         model = EmotionModel(path, threads=1)
-        listener = Listener(model)
+        pipeline = Pipeline(model)
         spec = model.contract.spec
         # warm up
         warm = np.random.default_rng(0).standard_normal(spec.window_samples).astype(np.float32) * 0.1
         for _ in range(5):
-            model.predict(model.frontend.features(warm, model.contract.input_kind)[None])
+            model.predict_proba(model.frontend.features(warm, model.contract.input_kind)[None])
         total, infer = [], []
         for signal in signals:
-            listener.reset()
-            stream = WindowStream(spec, listener.hop_frames)
-            for start, window in stream.push(signal) + stream.flush():
+            pipeline.reset()
+            for start, window in pipeline.stream.push(signal) + pipeline.stream.flush():
                 t0 = time.perf_counter()
-                heard = listener.hear(start, window)
+                step = pipeline.step(start, window, pipeline.time_of(start, window))
                 elapsed = (time.perf_counter() - t0) * 1e3
-                if heard.voiced:
+                if step.heard.voiced:
                     total.append(elapsed)
                 if len(total) >= max_windows:
                     break
@@ -372,7 +372,7 @@ def end_to_end_latency(path: str | Path, signals: Sequence[np.ndarray], max_wind
         feats = model.frontend.features(warm, model.contract.input_kind)[None]
         for _ in range(200):
             t0 = time.perf_counter()
-            model.predict(feats)
+            model.predict_proba(feats)
             infer.append((time.perf_counter() - t0) * 1e3)
     if not total:
         return {"windows": 0}

@@ -6,8 +6,10 @@
 2. it is cut into windows by `tonecue.edge.frontend.clip_windows`, `hop_frames` frames apart
    (default 22 frames = 11,264 samples, about 0.51 s, so consecutive 50-frame windows overlap by
    more than half; a clip shorter than one window gives one zero-padded window);
-3. the windows' levels go, in order, through a fresh `tonecue.edge.vad.VoiceGate` (the device's
-   gate, same settings, `hop_seconds` = the window hop), and the unvoiced ones are dropped;
+3. the windows go, in order, through a fresh `tonecue.edge.speech.VoiceSelector`, the device's
+   own rule: the level gate's absolute minimum and the speech detector (Silero VAD, from the
+   installed `silero-vad` wheel), or the level gate alone when `detector` is the level-only
+   setting; the windows that hold no voice are dropped;
 4. the kept windows are featurized by `tonecue.edge.frontend.StreamingFeaturizer`, the device's
    featurizer (DESIGN.md's invariant: features come only from the edge frontend), for each
    requested input kind: "stats", "image", "sequence".
@@ -26,7 +28,7 @@ remaining clips go on. Any other exception is a bug and propagates, naming the c
 where torch is already loaded; `workers=1` runs in this process). Each clip's result is cached on
 disk as one `.npz` file whose name is a SHA-256 of: the clip's bytes (not its path or mtime: a
 renamed copy hits, an edited file misses), the frontend spec's JSON, `hop_frames`, the gate
-settings, the kinds, and a fingerprint of the source of the modules that compute the features
+settings, the detector settings (with the detector file's SHA-256), the kinds, and a fingerprint of the source of the modules that compute the features
 (audio reading, resampling, DSP, frontend, gate, and this module). A changed setting or a changed
 line of feature code therefore never reuses stale features. Labels are not cached: they come from
 the index, so a new label map reuses every cached clip. The default cache is
@@ -37,6 +39,7 @@ A cache that cannot be written costs speed, not the run (a warning is given once
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import importlib
 import itertools
@@ -58,13 +61,20 @@ from tqdm import tqdm
 
 from tonecue.edge.audio import AudioError, load_audio
 from tonecue.edge.frontend import KINDS, StreamingFeaturizer, clip_windows, frontend_for
-from tonecue.edge.spec import FrontendSpec
-from tonecue.edge.vad import GateSettings, VoiceGate, window_level_db
+from tonecue.edge.spec import DEFAULT_HOP_FRAMES, FrontendSpec
+from tonecue.edge.speech import (
+    LEVEL_ONLY,
+    DetectorSettings,
+    SileroVAD,
+    SpeechDetector,
+    VoiceSelector,
+    file_sha256,
+    installed_silero_file,
+)
+from tonecue.edge.vad import GateSettings
 
 __all__ = ["CACHE_FORMAT", "DEFAULT_HOP_FRAMES", "WindowSet", "default_cache_dir", "extract_windows"]
 
-#: Windows start this many frames apart: 22 x 512 samples at 22,050 Hz is about 0.51 s.
-DEFAULT_HOP_FRAMES = 22
 #: Bump when what a cache file holds changes (the code fingerprint catches the rest).
 CACHE_FORMAT = 1
 
@@ -76,6 +86,7 @@ _FEATURE_MODULES = (
     "tonecue.edge.spec",
     "tonecue.edge.frontend",
     "tonecue.edge.vad",
+    "tonecue.edge.speech",
     __name__,
 )
 
@@ -117,6 +128,7 @@ class WindowSet:
     hop_frames: int
     gate: GateSettings
     report: dict[str, Any] = field(default_factory=dict)
+    detector: DetectorSettings = LEVEL_ONLY
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -169,6 +181,7 @@ class WindowSet:
             hop_frames=self.hop_frames,
             gate=self.gate,
             report=copy.deepcopy(self.report),
+            detector=self.detector,
         )
 
 
@@ -185,6 +198,8 @@ class _Job:
     gate: GateSettings
     cache_dir: str | None
     code: str
+    detector: DetectorSettings = LEVEL_ONLY
+    detector_file: str | None = None
 
 
 def _cache_key(job: _Job, content_sha256: str) -> str:
@@ -194,6 +209,7 @@ def _cache_key(job: _Job, content_sha256: str) -> str:
         "spec": job.spec.to_dict(),
         "hop_frames": job.hop_frames,
         "gate": job.gate.to_dict(),
+        "detector": job.detector.to_dict(),
         "kinds": sorted(job.kinds),
         "code": job.code,
     }
@@ -212,9 +228,13 @@ def _featurize(signal: np.ndarray, job: _Job) -> dict[str, np.ndarray]:
     """Cut, gate and featurize one clip's signal: every array a cache file holds."""
     spec = job.spec
     starts, windows = clip_windows(signal, spec, job.hop_frames)
-    levels = np.array([window_level_db(w) for w in windows], dtype=np.float64)
-    gate = VoiceGate.from_settings(job.gate, hop_seconds=job.hop_frames * spec.hop_length / spec.sample_rate)
-    voiced = gate.update_many(levels)
+    detector = None
+    if job.detector.enabled:
+        detector = SpeechDetector(job.detector, _network(job.detector_file), spec.sample_rate)
+    selector = VoiceSelector(job.gate, detector, job.hop_frames * spec.hop_length / spec.sample_rate)
+    judged = [selector.judge(start, window) for start, window in zip(starts, windows)]
+    levels = np.array([level for level, _, _ in judged], dtype=np.float64)
+    voiced = np.array([v for _, _, v in judged], dtype=bool)
     kept = np.flatnonzero(voiced)
     if kept.size == 0:  # no voiced window: keep the loudest (see the module docstring)
         kept = np.array([int(np.argmax(levels))])
@@ -231,6 +251,21 @@ def _featurize(signal: np.ndarray, job: _Job) -> dict[str, np.ndarray]:
         rows = [featurizer(windows[i], starts[i]) for i in kept]
         result[f"features_{kind}"] = np.stack(rows).astype(np.float32, copy=False)
     return result
+
+
+@lru_cache(maxsize=2)
+def _network(path: str) -> SileroVAD:
+    """One detector session per worker process (the stream state is reset per clip)."""
+    return SileroVAD(path)
+
+
+def training_detector(settings: DetectorSettings = DetectorSettings()) -> tuple[DetectorSettings, str | None]:
+    """The detector settings as training uses them, with the installed file's SHA-256 and source
+    filled in, and that file's path (None for the level gate alone)."""
+    if not settings.enabled:
+        return settings, None
+    path, source = installed_silero_file()
+    return dataclasses.replace(settings, sha256=file_sha256(path), source=source), str(path)
 
 
 def _expected_keys(kinds: Iterable[str]) -> set[str]:
@@ -348,6 +383,7 @@ def extract_windows(
     kinds: str | Sequence[str] = KINDS,
     hop_frames: int = DEFAULT_HOP_FRAMES,
     gate: GateSettings = GateSettings(),
+    detector: DetectorSettings = LEVEL_ONLY,
     cache_dir: str | os.PathLike | None | Literal[False] = None,
     workers: int | None = None,
     progress: bool = True,
@@ -356,7 +392,9 @@ def extract_windows(
     compute the model inputs of `kinds` (see the module docstring for every step and rule).
 
     spec: the frontend settings (the seed's by default). hop_frames: frames between window starts
-    (22, about 0.51 s). gate: the voice gate's settings. cache_dir: the feature cache (None: the
+    (22, about 0.51 s). gate: the voice gate's settings. detector: the speech detector's
+    (`DetectorSettings()` for Silero VAD; the level-only default keeps the level gate alone).
+    cache_dir: the feature cache (None: the
     default folder; False: no cache). workers: processes (None: the cores available; 1: this
     process). progress: a tqdm bar on stderr.
 
@@ -385,7 +423,11 @@ def extract_windows(
     t0 = time.perf_counter()
     clips = list(index.clips)
     root = getattr(index, "root", None)
-    job = _Job(spec, kinds, hop_frames, gate, None if cache_path is None else str(cache_path), _code_fingerprint())
+    if not isinstance(detector, DetectorSettings):
+        raise TypeError(f"detector must be DetectorSettings, got {type(detector).__name__}")
+    detector, detector_file = training_detector(detector)
+    job = _Job(spec, kinds, hop_frames, gate, None if cache_path is None else str(cache_path), _code_fingerprint(),
+               detector, detector_file)
     paths = [os.fspath(clip.path) for clip in clips]
     results: list[dict[str, Any] | None] = [None] * len(clips)
     workers = int(min(workers, max(len(clips), 1)))
@@ -517,4 +559,5 @@ def _assemble(index, clips, results, root, job: _Job, cache_path, workers: int, 
         hop_frames=job.hop_frames,
         gate=job.gate,
         report=report,
+        detector=job.detector,
     )

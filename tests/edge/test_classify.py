@@ -13,7 +13,7 @@ from tonecue.edge.model import ModelContract
 from tonecue.edge.spec import FrontendSpec
 from tonecue.edge.vad import GateSettings
 
-from test_model import write_model  # the tiny ONNX builder (needs the onnx package)
+from helpers.onnx_models import write_model
 
 
 @pytest.fixture

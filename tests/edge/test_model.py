@@ -15,6 +15,8 @@ from tonecue.edge.model import ModelContract, ModelError, EmotionModel
 from tonecue.edge.spec import FrontendSpec
 from tonecue.edge.vad import GateSettings
 
+from helpers.onnx_models import write_model
+
 LABELS = ("angry", "happy", "sad", "neutral")
 
 
@@ -22,34 +24,6 @@ def contract(**changes) -> ModelContract:
     values = dict(spec=FrontendSpec(), gate=GateSettings(), labels=LABELS, input_kind="stats", selected_features=(0, 3, 50, 113))
     values.update(changes)
     return ModelContract(**values)
-
-
-def write_model(path, n_inputs: int | tuple, n_outputs: int, metadata: dict[str, str] | None):
-    """A linear layer and a softmax: input (batch, *shape) -> probabilities (batch, n_outputs)."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    shape = (n_inputs,) if isinstance(n_inputs, int) else tuple(n_inputs)
-    flat = int(np.prod(shape))
-    weights = np.random.default_rng(0).standard_normal((flat, n_outputs)).astype(np.float32) * 0.01
-    nodes = [
-        helper.make_node("Flatten", ["input"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "weights"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *shape])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", n_outputs])],
-        [numpy_helper.from_array(weights, "weights")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    for key, value in (metadata or {}).items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(path))
-    return path
 
 
 def test_contract_round_trips_through_metadata():
@@ -72,7 +46,7 @@ def test_runner_builds_the_frontend_the_contract_asks_for(tmp_path):
     # The streaming featurizer, fed windows of one stream, gives the model the same numbers.
     featurizer = model.featurizer()
     streamed = np.stack([featurizer(w, s) for s, w in zip(starts, windows)])
-    np.testing.assert_allclose(model.predict(streamed), probabilities, rtol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(streamed), probabilities, rtol=1e-5)
 
 
 def test_image_model(tmp_path):

@@ -1,55 +1,56 @@
-"""Conversion of each model kind to ONNX, with the contract inside, and reading run folders."""
+"""Conversion of each model kind to ONNX, with the contract inside, from a run folder the trainer wrote."""
 
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import onnx
 import pytest
 
+from helpers.runs import LABELS, SEED_MODELS, SPEC
 from tonecue.edge.model import EmotionModel, ModelContract
 from tonecue.export.convert import (
     INPUT_NAME,
     OUTPUT_NAME,
-    RunFolderError,
+    contract_for,
     convert,
-    load_run,
+    metrics_for,
     read_contract,
     source_input,
     source_proba,
 )
-
-from tinyrun import LABELS, SPEC
-
-MODELS = ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")
+from tonecue.train.runfolder import load_run
 
 
 @pytest.fixture(scope="module")
-def run(tiny_run):
-    return load_run(tiny_run)
+def run(synthetic):
+    return load_run(synthetic.run)
 
 
 @pytest.fixture(scope="module")
 def exported(run, tmp_path_factory):
     out = tmp_path_factory.mktemp("fp32")
-    return {name: convert(run.load(name), run.contract(name), out / f"{name}.fp32.onnx") for name in MODELS}
+    return {name: convert(run.load(name), contract_for(run, name), out / f"{name}.fp32.onnx") for name in SEED_MODELS}
 
 
-def test_run_folder_is_read(run):
-    assert set(run.models) == set(MODELS)
+def test_the_trainers_run_folder_is_read(run):
+    results = json.loads((run.path / "results.json").read_text())
+    assert tuple(run.models) == SEED_MODELS
     assert run.spec == SPEC and run.labels == LABELS and run.hop_frames == 22
-    assert run.kind_of("dt") == "tree"
+    assert run.config == results["config"] and run.config["quick"] is True
+    assert run.kind("dt").family == "classic" and run.kind("crnn").input_kind == "sequence"
     assert run.selected_for("rf") == run.selected_for("cnn1d") == run.selected_indices
+    assert run.selected == tuple(results["final"]["featurewiz"]["features"])
     assert run.selected_for("cnn2d") is None and run.selected_for("crnn") is None
-    metrics = run.metrics("cnn2d")
-    assert metrics["speaker_grouped"]["clip_uar"] == pytest.approx(0.54)
-    assert metrics["random_split"]["clip_uar"] == pytest.approx(0.8)
+    metrics = metrics_for(run, "cnn2d")
+    assert metrics["speaker_grouped"]["clip_uar"] == results["protocols"]["speaker"]["models"]["cnn2d"]["clip"]["overall"]["uar"]
+    assert metrics["random_split"]["clip_uar"] == results["protocols"]["random"]["models"]["cnn2d"]["clip"]["overall"]["uar"]
+    assert metrics["quick_run"] is True
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_fp32_matches_its_source_and_loads_on_the_device(name, run, exported, tiny_windows):
+@pytest.mark.parametrize("name", SEED_MODELS)
+def test_fp32_matches_its_source_and_loads_on_the_device(name, run, exported, synthetic_windows):
     path = exported[name]
     model = onnx.load(str(path))
     assert [i.name for i in model.graph.input] == [INPUT_NAME]
@@ -59,17 +60,17 @@ def test_fp32_matches_its_source_and_loads_on_the_device(name, run, exported, ti
     assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(name)) == [path.name]
 
     contract = read_contract(path)
-    assert contract == run.contract(name)
+    assert contract == contract_for(run, name)
     assert contract.precision == "fp32" and contract.model_name == name and contract.labels == LABELS
-    assert contract.training["metrics"]["speaker_grouped"]["clip_uar"] == pytest.approx(run.metrics(name)["speaker_grouped"]["clip_uar"])
-    assert contract.training["data"]["clips"] == 16
+    assert contract.training["kind"] == name
+    assert contract.training["hyperparameters"] == run.config["hyperparameters"][name]
+    assert contract.training["metrics"]["speaker_grouped"]["clip_uar"] == pytest.approx(metrics_for(run, name)["speaker_grouped"]["clip_uar"])
+    assert contract.training["data"]["clips"] == 24
 
     source = run.load(name)
     selected = run.selected_for(name)
-    features = tiny_windows.features[contract.input_kind]
+    features = synthetic_windows.features[contract.input_kind]
     expected = source_proba(source, features, selected)
-    device = EmotionModel(path)
-    np.testing.assert_allclose(device.predict(features), expected, atol=1e-4)
     # the graph alone, on the columns it reads, batch of one and of many
     import onnxruntime as ort
 
@@ -78,11 +79,14 @@ def test_fp32_matches_its_source_and_loads_on_the_device(name, run, exported, ti
     for n in (1, len(inputs)):
         got = session.run([OUTPUT_NAME], {INPUT_NAME: inputs[:n]})[0]
         np.testing.assert_allclose(got, expected[:n], atol=1e-4)
-    # whole audio windows through the device's frontend
+    # whole audio windows through the device's runner and its own frontend
+    device = EmotionModel(path)
     windows = np.random.default_rng(0).standard_normal((2, SPEC.window_samples)).astype(np.float32) * 0.05
     probabilities = device.probabilities(windows)
     assert probabilities.shape == (2, len(LABELS))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    features = np.stack([device.frontend.features(w, contract.input_kind) for w in windows])
+    np.testing.assert_allclose(probabilities, source_proba(source, features, selected), atol=1e-4)
 
 
 def test_input_kinds_and_selection(run, exported):
@@ -95,50 +99,9 @@ def test_input_kinds_and_selection(run, exported):
 def test_contract_kind_mismatch_is_refused(run, tmp_path):
     import dataclasses
 
-    wrong = dataclasses.replace(run.contract("cnn2d"), input_kind="sequence")
+    wrong = dataclasses.replace(contract_for(run, "cnn2d"), input_kind="sequence")
     with pytest.raises(ValueError, match="reads 'image'"):
         convert(run.load("cnn2d"), wrong, tmp_path / "x.onnx")
-
-
-def _copy(tiny_run, tmp_path):
-    target = tmp_path / "run"
-    shutil.copytree(tiny_run, target)
-    return target
-
-
-@pytest.mark.parametrize(
-    "damage, message",
-    [
-        (lambda d: (d / "spec.json").unlink(), "missing spec.json"),
-        (lambda d: (d / "labels.json").unlink(), "missing labels.json"),
-        (lambda d: shutil.rmtree(d / "models"), r"missing fitted models \(\*.joblib, \*.pt\)"),
-        (lambda d: (d / "spec.json").write_text("{not json"), "spec.json: cannot read it"),
-        (lambda d: (d / "spec.json").write_text(json.dumps({"n_fft": -3})), "spec.json or gate.json cannot be read"),
-        (lambda d: (d / "labels.json").write_text("[]"), "labels.json must list"),
-    ],
-)
-def test_incomplete_run_folders_are_refused_clearly(tiny_run, tmp_path, damage, message):
-    run_dir = _copy(tiny_run, tmp_path)
-    damage(run_dir)
-    with pytest.raises(RunFolderError, match=message):
-        load_run(run_dir)
-
-
-def test_bad_models_in_a_run_folder(tiny_run, tmp_path):
-    run_dir = _copy(tiny_run, tmp_path)
-    (run_dir / "models" / "cnn2d.pt").write_bytes(b"not a checkpoint")
-    run = load_run(run_dir)
-    with pytest.raises(RunFolderError, match="cnn2d.pt: cannot load it"):
-        run.load("cnn2d")
-    with pytest.raises(RunFolderError, match="no model 'mlp'"):
-        run.load("mlp")
-    data = json.loads((run_dir / "selected_features.json").read_text())
-    data["selected"] = data["selected"][:-1]
-    (run_dir / "selected_features.json").write_text(json.dumps(data))
-    with pytest.raises(RunFolderError, match="cnn1d reads"):
-        load_run(run_dir).load("cnn1d")
-    with pytest.raises(RunFolderError, match="not a folder"):
-        load_run(tmp_path / "nowhere")
 
 
 def test_metadata_round_trip_keeps_other_keys(run, exported, tmp_path):
@@ -146,7 +109,7 @@ def test_metadata_round_trip_keeps_other_keys(run, exported, tmp_path):
 
     model = onnx.load(str(exported["dt"]))
     model.metadata_props.add(key="note", value="kept")
-    contract = run.contract("dt", precision="fp32", extra="x")
+    contract = contract_for(run, "dt", precision="fp32", extra="x")
     set_contract(model, contract)
     onnx.save(model, str(tmp_path / "m.onnx"))
     metadata = read_metadata(tmp_path / "m.onnx")

@@ -1,0 +1,311 @@
+"""The speech detector: which windows of a stream hold a human voice, not noise, music or tones.
+
+A level gate (`tonecue.edge.vad`) only knows loud from quiet; a wearer needs "someone is speaking".
+The detector is Silero VAD v6 (MIT licence), a small recurrent network trained on thousands of
+hours of speech and non-speech, chosen by measurement (benchmarks/results/vad-survey.md). Its ONNX
+file comes from the `silero-vad` wheel on the host; `tonecue-export` copies it beside the exported
+model (its SHA-256 goes into the model's contract), so the device needs nothing but onnxruntime.
+
+How a window is judged, identically in training (`tonecue.train.windows`) and on the device:
+
+1. The stream (at the model's rate) is resampled to 16 kHz as it arrives (`StreamResampler`, the
+   numpy polyphase filter the capture path uses) and cut into 32 ms chunks of 512 samples from the
+   stream's first sample. Each chunk gets a speech probability from the network, whose recurrent
+   state carries over from chunk to chunk; a chunk of digital silence (peak below -80 dBFS) costs
+   nothing: it scores 0 and restarts the network's state.
+2. A window's speech score is the share of its chunks (those wholly inside it, minus the
+   resampler's few milliseconds of look-ahead) whose probability reaches `threshold`. The window is
+   speech when the score reaches `min_share`.
+
+Chunks are computed once, as the audio first arrives, whatever the windows' overlap; the result
+does not depend on how the stream was split into blocks (up to float rounding in the resampler).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from .errors import TonecueError
+from .settings import VersionedSettings
+from .vad import GateSettings, VoiceGate, window_level_db
+
+__all__ = [
+    "DETECTOR_FORMAT_VERSION",
+    "DetectorError",
+    "DetectorSettings",
+    "SileroVAD",
+    "SpeechDetector",
+    "VoiceSelector",
+    "file_sha256",
+    "installed_silero_file",
+]
+
+DETECTOR_FORMAT_VERSION = 1
+#: "level": no detector, the level gate alone (models exported before the detector existed).
+DETECTOR_KINDS = ("silero-vad", "level")
+SILENCE_PEAK = 1e-4  # -80 dBFS: a chunk whose every sample is below this is digital silence
+
+
+class DetectorError(TonecueError, ValueError):
+    """Detector settings that are inconsistent, or a detector file that is missing or altered."""
+
+
+@dataclass(frozen=True)
+class DetectorSettings(VersionedSettings):
+    """Which speech detector a model was trained with, and how its output is read.
+
+    kind: "silero-vad"
+        The network (see the module docstring), or "level" for none (the level gate alone).
+    file: "silero_vad.onnx"
+        Its ONNX file, looked for beside the model file.
+    sha256: ""
+        The file's SHA-256, set at export: a device refuses a file that differs (another version
+        of the network would judge windows differently from the one training used).
+    source: "silero-vad 6.2.3"
+        Where the file came from (package and version), for the model card and error messages.
+    threshold: 0.5
+        A chunk is speech when its probability reaches this (Silero's own default).
+    min_share: 0.3
+        A window is speech when this share of its chunks is: about 0.35 s of voice in a 1.16 s
+        window, so a word at a window's edge counts, a cough or a door does not.
+    """
+
+    kind: str = "silero-vad"
+    file: str = "silero_vad.onnx"
+    sha256: str = ""
+    source: str = "silero-vad 6.2.3"
+    threshold: float = 0.5
+    min_share: float = 0.3
+
+    FORMAT_VERSION: ClassVar[int] = DETECTOR_FORMAT_VERSION
+    DESCRIPTION: ClassVar[str] = "speech detector settings"
+    ERROR: ClassVar[type[ValueError]] = DetectorError
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.kind not in DETECTOR_KINDS:
+            problems.append(f"kind must be one of {DETECTOR_KINDS}, got {self.kind!r}")
+        for name in ("threshold", "min_share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+                problems.append(f"{name} must be a number from 0 to 1, got {value!r}")
+            else:
+                object.__setattr__(self, name, float(value))
+        for name in ("file", "sha256", "source"):
+            if not isinstance(getattr(self, name), str):
+                problems.append(f"{name} must be a string, got {getattr(self, name)!r}")
+        if problems:
+            raise DetectorError("; ".join(problems))
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "level"
+
+
+#: The contract of models exported before the detector: the level gate alone.
+LEVEL_ONLY = DetectorSettings(kind="level", file="", sha256="", source="")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def installed_silero_file() -> tuple[Path, str]:
+    """The Silero VAD v6 ONNX file of the installed `silero-vad` wheel, and "silero-vad <version>".
+
+    Host side (export). Found without importing the package, whose __init__ imports torch.
+    """
+    from importlib import metadata
+
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorError("the silero-vad package is not installed (it comes with tonecue[train])")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
+    if not path.is_file():
+        raise DetectorError(f"the silero-vad package has no {path.name} at {path.parent}")
+    return path, f"silero-vad {metadata.version('silero-vad')}"
+
+
+class SileroVAD:
+    """One Silero VAD v6 network at 16 kHz: 512 new samples in, a speech probability out.
+
+    The v6 graph takes each chunk with the 64 samples before it (zeros at the start), the recurrent
+    state (2, 1, 128) and the rate, and returns the probability and the next state.
+    """
+
+    SAMPLE_RATE = 16000
+    CHUNK = 512
+    CONTEXT = 64
+
+    def __init__(self, path: str | Path, threads: int = 1):
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own exception types for unreadable files
+            raise DetectorError(f"{path}: not a readable speech detector ({type(exc).__name__}: {exc})") from None
+        names = {i.name for i in self.session.get_inputs()}
+        if names != {"input", "state", "sr"}:
+            raise DetectorError(f"{path}: not a Silero VAD v5/v6 graph (inputs {sorted(names)})")
+        self._sr = np.array(self.SAMPLE_RATE, dtype=np.int64)
+        self._input = np.zeros((1, self.CONTEXT + self.CHUNK), dtype=np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._input[:] = 0.0
+
+    def __call__(self, chunk: np.ndarray) -> float:
+        x = self._input
+        x[0, : self.CONTEXT] = x[0, -self.CONTEXT :]  # the previous chunk's tail is the context
+        x[0, self.CONTEXT :] = chunk
+        probability, self._state = self.session.run(None, {"input": x, "state": self._state, "sr": self._sr})
+        return float(probability[0, 0])
+
+
+class SpeechDetector:
+    """The speech score of each window of one stream (see the module docstring).
+
+    `score(start, window)` must be called for windows in stream order (as the live loop and
+    training produce them); it feeds the detector the window's samples it has not seen yet.
+    """
+
+    def __init__(self, settings: DetectorSettings, network: SileroVAD, stream_rate: int):
+        from .capture import StreamResampler  # the capture path's resampler: one filter for both
+
+        self.settings = settings
+        self.network = network
+        self.stream_rate = int(stream_rate)
+        self._resampler_type = StreamResampler
+        g = math.gcd(self.stream_rate, SileroVAD.SAMPLE_RATE)
+        self._L, self._M = SileroVAD.SAMPLE_RATE // g, self.stream_rate // g
+        reach = StreamResampler(self.stream_rate, SileroVAD.SAMPLE_RATE).latency_samples
+        # 16 kHz samples at a window's end whose filter still needs audio after the window.
+        self._lookahead = -(-reach * self._L // self._M) + 1
+        self.reset()
+
+    def reset(self, origin: int = 0) -> None:
+        """A new stream (or a jump in it) whose chunks start at stream position `origin`."""
+        self.network.reset()
+        self._resampler = self._resampler_type(self.stream_rate, SileroVAD.SAMPLE_RATE)
+        self._origin = origin
+        self._fed = origin  # stream position up to which audio has been fed
+        self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples not yet in a chunk
+        self._first_chunk = 0  # index of self._probabilities[0]
+        self._probabilities: list[float] = []
+
+    def score(self, start: int, window: np.ndarray) -> float:
+        """The share of the window's chunks the network calls speech (0 to 1)."""
+        end = start + len(window)
+        if start > self._fed:  # a gap: what lies between was never heard
+            self.reset(start)
+        if end > self._fed:
+            self._feed(window[self._fed - start :])
+            self._fed = end
+        # The window's chunks, in 16 kHz samples from the origin.
+        a = (start - self._origin) * self._L / self._M
+        b = (end - self._origin) * self._L // self._M - self._lookahead
+        first, last = math.ceil(a / SileroVAD.CHUNK), b // SileroVAD.CHUNK  # chunks first .. last-1
+        # Chunks before this window are never needed again (windows come in stream order).
+        drop = min(first - self._first_chunk, len(self._probabilities))
+        if drop > 0:
+            del self._probabilities[:drop]
+            self._first_chunk += drop
+        probs = self._probabilities[max(first - self._first_chunk, 0) : last - self._first_chunk]
+        if not probs:
+            return 0.0
+        threshold = self.settings.threshold
+        return sum(p >= threshold for p in probs) / len(probs)
+
+    def is_speech(self, score: float) -> bool:
+        return score >= self.settings.min_share and score > 0.0
+
+    def _feed(self, samples: np.ndarray) -> None:
+        out = self._resampler.process(samples)
+        pending = np.concatenate([self._pending, out]) if len(self._pending) else out
+        n = SileroVAD.CHUNK
+        whole = len(pending) // n * n
+        for i in range(0, whole, n):
+            chunk = pending[i : i + n]
+            if float(np.max(np.abs(chunk))) < SILENCE_PEAK:
+                self.network.reset()
+                self._probabilities.append(0.0)
+            else:
+                self._probabilities.append(self.network(chunk))
+        self._pending = pending[whole:].copy()
+
+
+def check_detector_file(settings: DetectorSettings, model_path: Path) -> Path:
+    """The detector file a model names, beside the model, checked against its SHA-256."""
+    path = Path(model_path).parent / settings.file
+    if not path.is_file():
+        raise DetectorError(
+            f"{model_path}: this model was trained with the {settings.source} speech detector, whose file "
+            f"{settings.file} must sit beside it ({path} is missing); re-export the model with tonecue-export, "
+            "which copies it there"
+        )
+    if settings.sha256 and file_sha256(path) != settings.sha256:
+        raise DetectorError(
+            f"{path}: this is not the speech detector the model was trained with ({settings.source}, "
+            f"sha256 {settings.sha256[:12]}…); re-export the model, or put the right file back"
+        )
+    return path
+
+
+def make_detector(settings: DetectorSettings, model_path: Path, stream_rate: int) -> SpeechDetector | None:
+    """The stream detector a model's contract asks for (None for the level gate alone)."""
+    if not settings.enabled:
+        return None
+    return SpeechDetector(settings, SileroVAD(check_detector_file(settings, model_path)), stream_rate)
+
+
+
+class VoiceSelector:
+    """Which windows of one stream hold a voice: the one rule training and the device share.
+
+    - Without a detector (models exported before it): the level gate decides (`tonecue.edge.vad`).
+    - With a detector: the gate's absolute minimum stays in front (digital silence and hiss are
+      never speech), and the detector decides. The gate's adaptive noise floor is not used: it
+      would shut out a long stretch of uninterrupted speech, and the detector already tells a
+      steady noise from a voice.
+
+    Feed windows in stream order; `reset()` for a new stream.
+    """
+
+    def __init__(self, gate: GateSettings, detector: SpeechDetector | None, hop_seconds: float):
+        self.gate = gate
+        self.detector = detector
+        self.hop_seconds = hop_seconds
+        self.reset()
+
+    def reset(self) -> None:
+        self._gate = VoiceGate.from_settings(self.gate, hop_seconds=self.hop_seconds)
+        if self.detector is not None:
+            self.detector.reset()
+
+    def judge(self, start: int, window: np.ndarray) -> tuple[float, float, bool]:
+        """(level in dBFS, speech score 0..1, voiced) of the next window of the stream."""
+        level = window_level_db(window)
+        if self.detector is None:
+            voiced = self._gate.update(level)
+            return level, float(voiced), voiced
+        speech = self.detector.score(start, window)
+        return level, speech, level >= self.gate.min_level_db and self.detector.is_speech(speech)

@@ -1,0 +1,87 @@
+"""The one pipeline step the service, `classify`, edge-bench and export's verification share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tonecue.edge.audio import load_audio
+from tonecue.edge.capture import FileSource
+from tonecue.edge.classify import classify_clip
+from tonecue.edge.cli import DEMO_CLIP
+from tonecue.edge.config import Config
+from tonecue.edge.indicators import NullIndicator
+from tonecue.edge.model import EmotionModel
+from tonecue.edge.pipeline import Pipeline
+from tonecue.edge.resample import resample
+from tonecue.edge.service import Service
+
+from helpers.speech import LABELS, detector_model_file as model_file, non_speech
+
+RATE = 22050
+
+
+@pytest.fixture
+def detector_model(tmp_path):
+    return EmotionModel(model_file(tmp_path))
+
+
+def test_service_classify_and_pipeline_hear_the_same_windows(detector_model):
+    steps = []
+    service = Service(Config(), detector_model, NullIndicator(),
+                      lambda: FileSource(DEMO_CLIP, RATE, realtime=False, block_seconds=0.1))
+    service.pipeline.observers.append(steps.append)
+    service.run()
+    pipeline = Pipeline(detector_model)
+    whole = pipeline.push(load_audio(DEMO_CLIP, RATE)) + pipeline.flush()
+    assert [s.heard.start for s in steps] == [s.heard.start for s in whole]
+    assert [s.heard.voiced for s in steps] == [s.heard.voiced for s in whole]
+    voiced = [(a.heard.probabilities, b.heard.probabilities) for a, b in zip(steps, whole) if a.heard.voiced]
+    assert len(voiced) > 10
+    for a, b in voiced:
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    result = classify_clip(detector_model, DEMO_CLIP)
+    assert result.voiced_windows == len(voiced) and result.windows == len(whole)
+
+
+def test_stream_time_stamps_each_window_at_its_end(detector_model):
+    pipeline = Pipeline(detector_model)
+    steps = pipeline.push(np.zeros(3 * RATE, dtype=np.float32), epoch=10.0)
+    window = detector_model.contract.spec.window_samples
+    assert [s.decision.time for s in steps] == [10.0 + (s.heard.start + window) / RATE for s in steps]
+
+
+def test_non_speech_never_reaches_the_model_nor_cues(detector_model):
+    pipeline = Pipeline(detector_model)
+    for name, signal in non_speech(seed=11).items():
+        pipeline.reset()
+        steps = pipeline.push(signal)
+        assert steps and not any(s.heard.voiced for s in steps), name
+        assert all(s.decision.label is None for s in steps), name
+        assert all(s.cue is None or s.cue.kind == "off" for s in steps), name
+
+
+def test_phone_band_speech_is_refused_with_a_reason(tmp_path):
+    model = EmotionModel(model_file(tmp_path))
+    phone = resample(resample(load_audio(DEMO_CLIP, RATE), RATE, 8000), 8000, RATE)
+    result = classify_clip(model, phone, RATE)
+    assert result.label is None and result.probabilities is None and result.voiced_windows == 0
+    assert "needs audio up to 11.0 kHz" in result.warning
+    wide = classify_clip(model, DEMO_CLIP)
+    assert wide.label in LABELS and wide.warning is None
+
+
+def test_a_model_trained_on_narrow_band_audio_takes_it(tmp_path):
+    model = EmotionModel(model_file(tmp_path, bandwidth_hz=3800.0))
+    phone = resample(resample(load_audio(DEMO_CLIP, RATE), RATE, 8000), 8000, RATE)
+    result = classify_clip(model, phone, RATE)
+    assert result.warning is None and result.label in LABELS
+
+
+def test_level_only_models_still_use_the_level_gate(tmp_path):
+    model = EmotionModel(model_file(tmp_path, detector=False))
+    assert model.speech_detector() is None
+    noise = non_speech()["white noise"]
+    steps = Pipeline(model).push(noise)
+    assert steps[0].heard.voiced  # a level gate passes the onset of loud noise: why the detector exists
+    assert not any(s.heard.voiced for s in Pipeline(EmotionModel(model_file(tmp_path))).push(noise))

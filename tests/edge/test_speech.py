@@ -1,0 +1,146 @@
+"""The speech detector (Silero VAD v6 through onnxruntime) and the voice rule training shares."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tonecue.edge.audio import load_audio
+from tonecue.edge.model import DEFAULT_MODEL, EmotionModel, ModelContract, ModelError
+from tonecue.edge.speech import (
+    LEVEL_ONLY,
+    DetectorError,
+    DetectorSettings,
+    SileroVAD,
+    SpeechDetector,
+    VoiceSelector,
+    file_sha256,
+)
+from tonecue.edge.spec import FrontendSpec
+from tonecue.edge.vad import GateSettings
+
+from helpers.onnx_models import write_model
+from helpers.speech import at_dbfs, non_speech, silero_file
+
+RATE = 22050
+WINDOW, HOP = FrontendSpec().window_samples, 22 * 512
+DEMO = DEFAULT_MODEL.with_name("demo.wav")
+
+
+@pytest.fixture(scope="module")
+def network():
+    return SileroVAD(silero_file())
+
+
+def scores(detector: SpeechDetector, signal: np.ndarray) -> list[float]:
+    detector.reset()
+    return [detector.score(s, signal[s : s + WINDOW]) for s in range(0, len(signal) - WINDOW + 1, HOP)]
+
+
+def test_speech_scores_high_and_noise_tones_zero(network):
+    detector = SpeechDetector(DetectorSettings(), network, RATE)
+    speech = scores(detector, load_audio(DEMO, RATE))
+    assert max(speech) > 0.9
+    assert sum(detector.is_speech(s) for s in speech) >= len(speech) // 3
+    for name, signal in non_speech().items():
+        judged = scores(detector, signal)
+        assert not any(detector.is_speech(s) for s in judged), (name, judged)
+
+
+def test_scores_do_not_depend_on_how_the_stream_is_split(network):
+    from tonecue.edge.stream import WindowStream
+
+    signal = load_audio(DEMO, RATE)[: 8 * RATE]
+    detector = SpeechDetector(DetectorSettings(), network, RATE)
+    whole = scores(detector, signal)
+    for block in (512, 4410, 11025):
+        detector.reset()
+        stream = WindowStream(FrontendSpec(), 22)
+        got = []
+        for i in range(0, len(signal), block):
+            got += [detector.score(start, w) for start, w in stream.push(signal[i : i + block])]
+        np.testing.assert_allclose(got, whole[: len(got)], atol=1e-6)
+        assert len(got) == len(whole)
+
+
+def test_digital_silence_costs_no_inference(network):
+    calls = []
+
+    class Counting(SileroVAD):  # the real network, counted
+        def __call__(self, chunk):
+            calls.append(1)
+            return super().__call__(chunk)
+
+    detector = SpeechDetector(DetectorSettings(), Counting(silero_file()), RATE)
+    judged = scores(detector, np.zeros(5 * RATE, dtype=np.float32))
+    assert judged and judged == [0.0] * len(judged)
+    assert calls == []
+
+
+def test_a_gap_in_the_stream_restarts_the_detector(network):
+    detector = SpeechDetector(DetectorSettings(), network, RATE)
+    signal = load_audio(DEMO, RATE)
+    first = detector.score(0, signal[:WINDOW])
+    far = 10 * HOP  # windows skipped: the audio between was never heard
+    later = detector.score(far, signal[far : far + WINDOW])
+    detector.reset(far)
+    assert later == detector.score(far, signal[far : far + WINDOW])
+    assert 0.0 <= first <= 1.0
+
+
+def test_voice_selector_level_only_is_the_level_gate():
+    selector = VoiceSelector(GateSettings(), None, 0.5)
+    loud = np.full(WINDOW, 0.05, dtype=np.float32)
+    assert selector.judge(0, np.zeros(WINDOW, dtype=np.float32))[2] is False
+    level, speech, voiced = selector.judge(HOP, loud)
+    assert voiced and speech == 1.0 and level == pytest.approx(-26.02, abs=0.01)
+
+
+def test_voice_selector_keeps_the_absolute_minimum_in_front(network):
+    detector = SpeechDetector(DetectorSettings(), network, RATE)
+    selector = VoiceSelector(GateSettings(min_level_db=-30.0), detector, 0.5)
+    speech = load_audio(DEMO, RATE)
+    quiet = at_dbfs(speech[2 * RATE : 2 * RATE + WINDOW], -45)
+    level, score, voiced = selector.judge(0, quiet)
+    assert score > 0.3 and not voiced  # speech, but below the minimum
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"kind": "webrtc"}, "kind must be one of"),
+        ({"threshold": 1.5}, "threshold must be a number from 0 to 1"),
+        ({"min_share": True}, "min_share must be a number from 0 to 1"),
+        ({"sha256": 5}, "sha256 must be a string"),
+    ],
+)
+def test_detector_settings_refuse_nonsense(changes, words):
+    with pytest.raises(DetectorError, match=words):
+        DetectorSettings(**changes)
+
+
+def test_detector_settings_round_trip_and_old_contracts_mean_level_only():
+    s = DetectorSettings(sha256="ab" * 32, threshold=0.6)
+    assert DetectorSettings.from_dict(s.to_dict()) == s
+    c = ModelContract(FrontendSpec(), GateSettings(), ("a", "b"), "image")
+    metadata = c.to_metadata()
+    del metadata["tonecue.detector"]
+    assert ModelContract.from_metadata(metadata).detector == LEVEL_ONLY
+    with pytest.raises(ModelError, match="detector"):
+        ModelContract.from_metadata({**metadata, "tonecue.detector": '{"kind": "magic"}'})
+
+
+def test_a_model_whose_detector_is_missing_or_altered_is_refused(tmp_path):
+    file = silero_file()
+    settings = DetectorSettings(sha256=file_sha256(file))
+    c = ModelContract(FrontendSpec(), GateSettings(), ("angry", "happy", "sad", "neutral"), "image", detector=settings)
+    path = write_model(tmp_path / "m.onnx", (2, 20, 50), 4, c.to_metadata())
+    with pytest.raises(ModelError, match=r"silero_vad.onnx must sit beside it"):
+        EmotionModel(path)
+    (tmp_path / "silero_vad.onnx").write_bytes(file.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ModelError, match="not the speech detector the model was trained with"):
+        EmotionModel(path)
+    shutil.copyfile(file, tmp_path / "silero_vad.onnx")
+    assert EmotionModel(path).speech_detector() is not None
