@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import dsp
-from .spec import FrontendSpec
+from .spec import DEFAULT_HOP_FRAMES, FrontendSpec
 
 KINDS = ("stats", "image", "sequence")
 
@@ -253,8 +253,19 @@ def clip_windows(signal: np.ndarray, spec: FrontendSpec, hop_frames: int) -> tup
     return starts, [signal[s : s + spec.window_samples] for s in starts]
 
 
-def featurize_clip(signal: np.ndarray, spec: FrontendSpec, kind: str, hop_frames: int) -> np.ndarray:
-    """Model inputs of every window of a clip, shape (n_windows, *input_shape)."""
+def featurize_clip(
+    signal: np.ndarray,
+    spec: FrontendSpec | None = None,
+    kind: str = "stats",
+    hop_frames: int = DEFAULT_HOP_FRAMES,
+) -> np.ndarray:
+    """Model inputs of every window of a clip, shape (n_windows, *input_shape).
+
+    signal: mono samples at `spec.sample_rate` (`load_audio(path)` reads at the default 22,050 Hz).
+    spec: the frontend settings (default: the seed's, `FrontendSpec()`). kind: "stats", "image" or
+    "sequence". hop_frames: frames between window starts (default 22, about 0.51 s).
+    """
+    spec = FrontendSpec() if spec is None else spec
     featurizer = StreamingFeaturizer(frontend_for(spec), kind)
     starts, windows = clip_windows(signal, spec, hop_frames)
     return np.stack([featurizer(w, s) for s, w in zip(starts, windows)])
