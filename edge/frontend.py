@@ -49,6 +49,13 @@ class _Matrices:
         self.dct_t.flags.writeable = False
 
 
+def _gain_to(window: np.ndarray, level_dbfs: float) -> float:
+    """The factor that brings the window's RMS to `level_dbfs` (1.0 for digital silence)."""
+    x = np.asarray(window, dtype=np.float64)
+    rms = float(np.sqrt(np.dot(x, x) / max(x.size, 1)))
+    return 10.0 ** (level_dbfs / 20.0) / rms if rms > 1e-9 else 1.0
+
+
 @lru_cache(maxsize=8)
 def _matrices(spec: FrontendSpec) -> _Matrices:
     return _Matrices(spec)
@@ -144,6 +151,12 @@ class Frontend:
 
     def _from_bands(self, window: np.ndarray, bands: np.ndarray, kind: str) -> np.ndarray:
         spec = self.spec
+        if spec.level_dbfs is not None:
+            # Scaling the window by g scales every band power by g**2: applied here, after the
+            # spectra, so that frames shared with the previous window are reused unchanged.
+            gain = _gain_to(window, spec.level_dbfs)
+            bands = bands * np.asarray(gain * gain, dtype=bands.dtype)
+            window = window * np.asarray(gain, dtype=window.dtype)
         mel = bands[:, : spec.n_mels]
         log_mel = dsp.power_to_db(mel, amin=spec.amin, top_db=spec.top_db)
         if kind == "stats":

@@ -43,6 +43,10 @@ class FrontendSpec(VersionedSettings):
     top_db: dynamic range kept by power_to_db, relative to the window's peak.
     amin: floor applied to power before the logarithm.
     dtype: "float32" (the device default) or "float64" (bit-for-bit study against librosa).
+    level_dbfs: None (the seed: features as recorded) or a level in dBFS: each window is scaled to
+        this RMS before its features are taken, so that no feature carries the recording level.
+        Level is a hidden corpus label (studios record at -40 or -16 dBFS RMS) and a wearer's
+        distance to a voice; emotion lives in how the level moves, not in its absolute value.
     """
 
     sample_rate: int = 22050
@@ -60,6 +64,7 @@ class FrontendSpec(VersionedSettings):
     top_db: float | None = 80.0
     amin: float = 1e-10
     dtype: str = "float32"
+    level_dbfs: float | None = None
 
     FORMAT_VERSION: ClassVar[int] = FORMAT_VERSION
     DESCRIPTION: ClassVar[str] = "frontend spec"
@@ -93,6 +98,10 @@ class FrontendSpec(VersionedSettings):
             problems.append(f"top_db must be non-negative or None, got {self.top_db!r}")
         if not self.amin > 0:
             problems.append(f"amin must be positive, got {self.amin!r}")
+        if self.level_dbfs is not None and (
+            isinstance(self.level_dbfs, bool) or not isinstance(self.level_dbfs, (int, float)) or not -100 <= self.level_dbfs <= 0
+        ):
+            problems.append(f"level_dbfs must be None or a level from -100 to 0 dBFS, got {self.level_dbfs!r}")
         if self.dtype not in _DTYPES:
             problems.append(f"dtype must be one of {_DTYPES}, got {self.dtype!r}")
         if problems:
