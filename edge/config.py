@@ -6,14 +6,17 @@ only reads the file and names what is wrong in it):
     [model]       ModelSettings       which ONNX model to run
     [audio]       AudioSettings       microphone (or a file to replay), rate, block size
     [stream]      StreamSettings      how often the device decides
-    [gate]        GateSettings        the voice-activity gate (tonecue.edge.vad)
+    [gate]        GateSettings        the voice-activity gate (tonecue.edge.vad): changes to the model's
     [decision]    DecisionSettings    smoothing, threshold, patience, hold, idle (tonecue.edge.decision)
     [cues]        CueSettings         colours, rhythms, brightness, cooldown (tonecue.edge.cues)
     [indicators]  IndicatorSettings   which indicators, and their pins (tonecue.edge.indicators)
     [service]     ServiceSettings     systemd watchdog, log level
 
-Every key is optional; a missing key has its default. `systemd/tonecue.toml` is the documented
-example with every key at its default. A mistake (an unknown section or key, a wrong type, a value
+Every key is optional; a missing key has its default. [gate] is the exception: a model carries
+the gate it was trained with, so without a [gate] table the device runs the model's gate, and each
+key a [gate] table sets replaces that key of the model's gate, the others staying the model's
+(`Config.gate_for`). `systemd/tonecue.toml` is the documented example with every key at its
+default. A mistake (an unknown section or key, a wrong type, a value
 out of range) raises `ConfigError` naming the file, the section and key, and what was expected.
 Relative paths in the file are relative to the file's folder.
 """
@@ -28,7 +31,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,9 +40,10 @@ else:  # pragma: no cover - Python 3.10 (the edge extra installs tomli there)
 
 from .cues import CueSettings
 from .decision import DecisionSettings
-from .indicators import IndicatorSettings
-from .vad import GateSettings
 from .errors import TonecueError
+from .indicators import IndicatorSettings
+from .settings import Settings, unknown_keys
+from .vad import GateSettings
 
 __all__ = [
     "AudioSettings",
@@ -66,32 +70,15 @@ class ConfigError(TonecueError, ValueError):
     """A configuration file that cannot be read or holds a mistake; the message says where."""
 
 
-def _number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
-    if ok:
-        value = float(value)
-        ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ConfigError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
-    return value
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{name} must be a string, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
-class ModelSettings:
+class ModelSettings(Settings):
     """path: "" — the ONNX model to run; "" means the model shipped with tonecue
     (tonecue/edge/assets/model.onnx)."""
 
     path: str = ""
 
-    def __post_init__(self) -> None:
-        _text("path", self.path)
+    DESCRIPTION: ClassVar[str] = "model settings"
+    ERROR: ClassVar[type[ValueError]] = ConfigError
 
     @property
     def model_path(self) -> Path:
@@ -99,7 +86,7 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
-class AudioSettings:
+class AudioSettings(Settings):
     """device: "default" — a sounddevice input: "default", a device index, or (part of) a name.
     sample_rate: 0 — capture rate in Hz; 0 = the model's rate (resampled otherwise).
     block_seconds: 0.1 — audio per capture callback.
@@ -110,17 +97,25 @@ class AudioSettings:
     block_seconds: float = 0.1
     input_file: str = ""
 
+    DESCRIPTION: ClassVar[str] = "audio settings"
+    ERROR: ClassVar[type[ValueError]] = ConfigError
+    EXPECT: ClassVar[Mapping[str, str]] = {
+        "device": '"default", a device index >= 0 or a device name',
+        "sample_rate": "0 (the model's) or a whole number of Hz in [4000, 384000]",
+        "block_seconds": "a number in (0, 1]",
+    }
+
     def __post_init__(self) -> None:
+        super().__post_init__()  # types
         d = self.device
         if isinstance(d, bool) or not (
             (isinstance(d, numbers.Integral) and d >= 0) or (isinstance(d, str) and d.strip())
         ):
-            raise ConfigError(f'device must be "default", a device index >= 0 or a device name, got {d!r}')
-        r = self.sample_rate
-        if isinstance(r, bool) or not isinstance(r, numbers.Integral) or not (r == 0 or 4000 <= r <= 384000):
-            raise ConfigError(f"sample_rate must be 0 (the model's) or a whole number of Hz in [4000, 384000], got {r!r}")
-        object.__setattr__(self, "block_seconds", _number("block_seconds", self.block_seconds, 0, 1, low_open=True))
-        _text("input_file", self.input_file)
+            raise ConfigError(self.must("device", d))
+        if not (self.sample_rate == 0 or 4000 <= self.sample_rate <= 384000):
+            raise ConfigError(self.must("sample_rate", self.sample_rate))
+        if not 0 < self.block_seconds <= 1:
+            raise ConfigError(self.must("block_seconds", self.block_seconds))
 
     @property
     def sounddevice_device(self) -> int | str | None:
@@ -129,35 +124,44 @@ class AudioSettings:
 
 
 @dataclass(frozen=True)
-class StreamSettings:
+class StreamSettings(Settings):
     """hop_seconds: 0.5 — time between decisions (one model window each); the loop rounds it
     to whole frames of the model's frontend."""
 
     hop_seconds: float = 0.5
 
+    DESCRIPTION: ClassVar[str] = "stream settings"
+    ERROR: ClassVar[type[ValueError]] = ConfigError
+    EXPECT: ClassVar[Mapping[str, str]] = {"hop_seconds": "a number in (0, 10]"}
+
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hop_seconds", _number("hop_seconds", self.hop_seconds, 0, 10, low_open=True))
+        super().__post_init__()  # types
+        if not 0 < self.hop_seconds <= 10:
+            raise ConfigError(self.must("hop_seconds", self.hop_seconds))
 
 
 @dataclass(frozen=True)
-class ServiceSettings:
+class ServiceSettings(Settings):
     """watchdog: true — ping systemd's watchdog while the loop runs (when the unit sets
     WatchdogSec). log_level: "INFO" — one of DEBUG, INFO, WARNING, ERROR, CRITICAL."""
 
     watchdog: bool = True
     log_level: str = "INFO"
 
+    DESCRIPTION: ClassVar[str] = "service settings"
+    ERROR: ClassVar[type[ValueError]] = ConfigError
+    EXPECT: ClassVar[Mapping[str, str]] = {"log_level": f"one of {list(LOG_LEVELS)}"}
+
     def __post_init__(self) -> None:
-        if not isinstance(self.watchdog, bool):
-            raise ConfigError(f"watchdog must be true or false, got {self.watchdog!r}")
-        level = _text("log_level", self.log_level).upper()
-        if level not in LOG_LEVELS:
-            raise ConfigError(f"log_level must be one of {list(LOG_LEVELS)}, got {self.log_level!r}")
-        object.__setattr__(self, "log_level", level)
+        super().__post_init__()  # types
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(self.must("log_level", self.log_level))
+        object.__setattr__(self, "log_level", self.log_level.upper())
 
 
-#: Section name -> settings class, in file order.
-SECTIONS: dict[str, type] = {
+#: Section name -> settings class, in file order. [gate] holds overrides of the model's gate
+#: (see `Config.gate_for`); its keys are GateSettings' fields.
+SECTIONS: dict[str, type[Settings]] = {
     "model": ModelSettings,
     "audio": AudioSettings,
     "stream": StreamSettings,
@@ -168,36 +172,55 @@ SECTIONS: dict[str, type] = {
     "service": ServiceSettings,
 }
 # Keys a section accepts beyond its class's fields.
-_EXTRA_KEYS = {"gate": {"format_version"}}
+_EXTRA_KEYS = {"gate": ["format_version"]}
+
+GateOverrides = tuple[tuple[str, float], ...]
 
 
-def _unknown(kind: str, given: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(given, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {kind} {given!r}{hint}; expected one of {known}"
+def _gate_overrides(table: Mapping[str, Any]) -> GateOverrides:
+    """The keys of a [gate] table, each checked as GateSettings checks it, as sorted pairs."""
+    checked = GateSettings.from_dict(table)
+    return tuple(sorted((key, getattr(checked, key)) for key in table if key != "format_version"))
 
 
 @dataclass(frozen=True)
 class Config:
-    """The whole configuration. `source` is the file it came from (None: built-in defaults)."""
+    """The whole configuration. `source` is the file it came from (None: built-in defaults).
+
+    `gate_overrides` holds the keys the [gate] table sets, and only those: the gate the device
+    runs is the model's own (it was trained with it) with these keys replaced (`gate_for`).
+    """
 
     model: ModelSettings = dataclasses.field(default_factory=ModelSettings)
     audio: AudioSettings = dataclasses.field(default_factory=AudioSettings)
     stream: StreamSettings = dataclasses.field(default_factory=StreamSettings)
-    gate: GateSettings = dataclasses.field(default_factory=GateSettings)
+    gate_overrides: GateOverrides = ()
     decision: DecisionSettings = dataclasses.field(default_factory=DecisionSettings)
     cues: CueSettings = dataclasses.field(default_factory=CueSettings)
     indicators: IndicatorSettings = dataclasses.field(default_factory=IndicatorSettings)
     service: ServiceSettings = dataclasses.field(default_factory=ServiceSettings)
     source: Path | None = dataclasses.field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        # Built in code, the overrides may come as a mapping, e.g. {"margin_db": 12}.
+        object.__setattr__(self, "gate_overrides", _gate_overrides(dict(self.gate_overrides)))
+
+    def gate_for(self, model_gate: GateSettings) -> GateSettings:
+        """The gate to run with a model whose contract holds `model_gate`: the model's gate
+        when the file has no [gate] table, else the model's with each key the table sets
+        replaced (the others stay the model's, not the built-in defaults)."""
+        return model_gate.override(dict(self.gate_overrides))
+
+    @property
+    def gate(self) -> GateSettings:
+        """The [gate] table over the built-in defaults (GateSettings() when there is none).
+        Deprecated: what the device should run is `gate_for(model.contract.gate)`."""
+        return GateSettings().override(dict(self.gate_overrides))
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         out = {}
         for name in SECTIONS:
-            settings = getattr(self, name)
-            data = settings.to_dict() if hasattr(settings, "to_dict") else dataclasses.asdict(settings)
-            data.pop("format_version", None)
-            out[name] = data
+            out[name] = dict(self.gate_overrides) if name == "gate" else getattr(self, name).to_dict()
         return out
 
     @classmethod
@@ -206,17 +229,15 @@ class Config:
         relative paths."""
         where = f"{source}: " if source is not None else ""
         base = Path(source).parent if source is not None else None
-        sections = {}
+        sections: dict[str, Any] = {}
         for name, table in data.items():
             if name not in SECTIONS:
-                raise ConfigError(where + _unknown("section", f"[{name}]", [f"[{s}]" for s in SECTIONS]))
+                raise ConfigError(where + _unknown_top_level(name, table))
             if not isinstance(table, Mapping):
                 raise ConfigError(f"{where}[{name}] must be a table of settings, got {table!r}")
-            settings_class = SECTIONS[name]
-            known = [f.name for f in dataclasses.fields(settings_class)]
-            for key in table:
-                if key not in known and key not in _EXTRA_KEYS.get(name, ()):
-                    raise ConfigError(f"{where}[{name}] " + _unknown("key", key, known))
+            problem = unknown_keys(table, SECTIONS[name].field_names() + _EXTRA_KEYS.get(name, []))
+            if problem:
+                raise ConfigError(f"{where}[{name}] {problem}")
             table = dict(table)
             for key in ("path", "input_file"):
                 value = table.get(key)
@@ -224,15 +245,26 @@ class Config:
                     path = Path(value).expanduser()
                     table[key] = str(path if path.is_absolute() else base / path)
             try:
-                if hasattr(settings_class, "from_dict"):
-                    sections[name] = settings_class.from_dict(table)
+                if name == "gate":
+                    sections["gate_overrides"] = _gate_overrides(table)
                 else:
-                    sections[name] = settings_class(**table)
+                    sections[name] = SECTIONS[name].from_dict(table)
             except ValueError as exc:  # every settings class raises a ValueError subclass
                 raise ConfigError(f"{where}[{name}] {exc}") from None
             except TypeError as exc:  # e.g. a nested table where a value belongs
                 raise ConfigError(f"{where}[{name}] {exc}") from None
         return cls(**sections, source=Path(source) if source is not None else None)
+
+
+def _unknown_top_level(name: str, value: Any) -> str:
+    """What to say about a top-level entry that is not a section."""
+    if isinstance(value, Mapping):
+        close = difflib.get_close_matches(f"[{name}]", [f"[{s}]" for s in SECTIONS], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown section '[{name}]'{hint}; expected one of {[f'[{s}]' for s in SECTIONS]}"
+    homes = [f"[{section}]" for section, cls in SECTIONS.items() if name in cls.field_names()]
+    where = f"it belongs under {' or '.join(homes)}" if homes else f"the sections are {[f'[{s}]' for s in SECTIONS]}"
+    return f"unknown top-level key {name!r}: every setting goes in a section, and {where}"
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:

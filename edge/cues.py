@@ -27,10 +27,10 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from .decision import Decision
-from .settings import unknown_fields
+from .settings import Settings
 from .errors import TonecueError
 
 __all__ = [
@@ -103,30 +103,22 @@ def rhythm_seconds(rhythm: Rhythm) -> float:
 
 
 @dataclass(frozen=True)
-class CuePattern:
+class CuePattern(Settings):
     """One label's cue: an RGB colour (0..255 each, at full brightness) and a vibration rhythm."""
 
     color: RGB
     rhythm: Rhythm
 
+    DESCRIPTION: ClassVar[str] = "cue pattern"
+    ERROR: ClassVar[type[ValueError]] = CueError
+
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "color", parse_color(self.color))
         object.__setattr__(self, "rhythm", parse_rhythm(self.rhythm))
 
     def to_dict(self) -> dict[str, Any]:
         return {"color": color_hex(self.color), "rhythm": [list(p) for p in self.rhythm]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CuePattern:
-        if not isinstance(data, Mapping):
-            raise CueError(f"a pattern must be a table with color and rhythm, got {data!r}")
-        unknown = sorted(set(data) - {"color", "rhythm"})
-        if unknown:
-            raise CueError(f"unknown pattern keys {unknown}; expected color and rhythm")
-        missing = sorted({"color", "rhythm"} - set(data))
-        if missing:
-            raise CueError(f"a pattern needs {missing}")
-        return cls(color=data["color"], rhythm=data["rhythm"])
 
 
 DEFAULT_PATTERNS: dict[str, CuePattern] = {
@@ -154,13 +146,31 @@ def generated_pattern(index: int, used: Sequence[CuePattern] = ()) -> CuePattern
     return CuePattern((round(r * 255), round(g * 255), round(b * 255)), free[index % len(free)])
 
 
+def _pattern(label: Any, value: Any) -> tuple[str, CuePattern]:
+    """(label, pattern) from a configured pattern: a table may leave out what the label's
+    built-in pattern has (e.g. change only the colour of "sad")."""
+    if not isinstance(label, str) or not label:
+        raise CueError(f"pattern labels must be non-empty strings, got {label!r}")
+    if isinstance(value, CuePattern):
+        return label, value
+    built_in = DEFAULT_PATTERNS.get(label)
+    try:
+        return label, CuePattern.from_dict(value) if built_in is None else built_in.override(value)
+    except CueError as exc:
+        if built_in is None and isinstance(value, Mapping) and set(value) < {"color", "rhythm"}:
+            raise CueError(f"patterns.{label}: {exc} ({label!r} has no built-in pattern to fill in the rest)") from None
+        raise CueError(f"patterns.{label}: {exc}") from None
+
+
 @dataclass(frozen=True)
-class CueSettings:
+class CueSettings(Settings):
     """Every cue setting, frozen and serialisable.
 
     patterns: the four seed labels' DEFAULT_PATTERNS
         Colour and rhythm per label, as a mapping (stored sorted as (label, CuePattern) pairs).
         `from_dict` (the config file) adds its patterns to the defaults, overriding same names.
+        A pattern given as a table for one of the four built-in labels may leave keys out: they
+        keep the built-in pattern's (so `[cues.patterns.sad] color = "#8000ff"` keeps sad's rhythm).
     min_brightness: 0.15, max_brightness: 1.0
         LED brightness (0..1) at confidence 0 and 1; linear in between. The minimum keeps a shown
         cue visible even when the model is unsure.
@@ -182,34 +192,20 @@ class CueSettings:
     error_color: RGB = (255, 128, 0)
     error_blink: tuple[float, float] = (0.5, 1.5)
 
+    DESCRIPTION: ClassVar[str] = "cue settings"
+    ERROR: ClassVar[type[ValueError]] = CueError
+
     def __post_init__(self) -> None:
+        super().__post_init__()  # types
         patterns = self.patterns
         if isinstance(patterns, Mapping):
             patterns = patterns.items()
-        pairs = []
-        for item in patterns:
-            label, pattern = item
-            if not isinstance(label, str) or not label:
-                raise CueError(f"pattern labels must be non-empty strings, got {label!r}")
-            if not isinstance(pattern, CuePattern):
-                try:
-                    pattern = CuePattern.from_dict(pattern)
-                except CueError as exc:
-                    raise CueError(f"patterns.{label}: {exc}") from None
-            pairs.append((label, pattern))
+        pairs = [_pattern(label, pattern) for label, pattern in patterns]
         if len({label for label, _ in pairs}) != len(pairs):
             raise CueError("patterns name a label twice")
         object.__setattr__(self, "patterns", tuple(sorted(pairs)))
 
         problems = []
-        for name in ("min_brightness", "max_brightness", "brightness_step", "cooldown_seconds"):
-            value = getattr(self, name)
-            if not _is_number(value):
-                problems.append(f"{name} must be a finite number, got {value!r}")
-            else:
-                object.__setattr__(self, name, float(value))
-        if problems:
-            raise CueError("; ".join(problems))
         if not 0 <= self.min_brightness <= self.max_brightness <= 1:
             problems.append(
                 f"need 0 <= min_brightness <= max_brightness <= 1, got "
@@ -233,8 +229,7 @@ class CueSettings:
             problems.append(f"error_blink must be [on_seconds, off_seconds], both > 0, got {blink!r}")
         else:
             object.__setattr__(self, "error_blink", (float(blink[0]), float(blink[1])))
-        if problems:
-            raise CueError("; ".join(problems))
+        self.refuse(problems)
 
     @property
     def pattern_map(self) -> dict[str, CuePattern]:
@@ -266,27 +261,21 @@ class CueSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **super().to_dict(),
             "patterns": {label: p.to_dict() for label, p in self.patterns},
-            "min_brightness": self.min_brightness,
-            "max_brightness": self.max_brightness,
-            "brightness_step": self.brightness_step,
-            "cooldown_seconds": self.cooldown_seconds,
             "error_color": color_hex(self.error_color),
-            "error_blink": list(self.error_blink),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CueSettings:
+        cls.check_keys(data)
         data = dict(data)
-        unknown, known = unknown_fields(cls, data)
-        if unknown:
-            raise CueError(f"unknown cue settings {unknown}; expected some of {known}")
         if "patterns" in data:
             given = data["patterns"]
             if not isinstance(given, Mapping):
                 raise CueError(f"patterns must be a table of label = {{color, rhythm}}, got {given!r}")
             data["patterns"] = {**DEFAULT_PATTERNS, **given}
-        return cls(**data)
+        return super().from_dict(data)
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,14 @@ replay exact scenarios and the device passes `time.monotonic()`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .settings import unknown_fields
+from .settings import Settings
 from .errors import TonecueError
 
 __all__ = ["Decision", "DecisionError", "DecisionSettings", "EmotionSmoother"]
@@ -45,7 +44,7 @@ def _is_number(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class DecisionSettings:
+class DecisionSettings(Settings):
     """Every setting of the streaming decision, frozen and serialisable.
 
     smoothing: 0.5
@@ -71,19 +70,13 @@ class DecisionSettings:
     hold_seconds: float = 2.0
     idle_seconds: float = 4.0
 
+    DESCRIPTION: ClassVar[str] = "decision settings"
+    ERROR: ClassVar[type[ValueError]] = DecisionError
+    EXPECT: ClassVar[Mapping[str, str]] = {"patience": "a whole number of windows"}
+
     def __post_init__(self) -> None:
+        super().__post_init__()  # types
         problems = []
-        for name in ("smoothing", "threshold", "hold_seconds", "idle_seconds"):
-            value = getattr(self, name)
-            if not _is_number(value):
-                problems.append(f"{name} must be a finite number, got {value!r}")
-            else:
-                object.__setattr__(self, name, float(value))
-        if isinstance(self.patience, bool) or not isinstance(self.patience, numbers.Integral):
-            problems.append(f"patience must be a whole number of windows, got {self.patience!r}")
-        if problems:
-            raise DecisionError("; ".join(problems))
-        object.__setattr__(self, "patience", int(self.patience))
         if not 0 < self.smoothing <= 1:
             problems.append(f"smoothing must be in (0, 1] (1 = no smoothing), got {self.smoothing}")
         if not 0 <= self.threshold <= 1:
@@ -94,18 +87,7 @@ class DecisionSettings:
             problems.append(f"hold_seconds must be >= 0, got {self.hold_seconds}")
         if self.idle_seconds <= 0:
             problems.append(f"idle_seconds must be > 0, got {self.idle_seconds}")
-        if problems:
-            raise DecisionError("; ".join(problems))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DecisionSettings:
-        unknown, known = unknown_fields(cls, data)
-        if unknown:
-            raise DecisionError(f"unknown decision settings {unknown}; expected some of {known}")
-        return cls(**data)
+        self.refuse(problems)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ to the terminal view, so the device always shows *something*.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import numbers
 import os
@@ -29,10 +28,10 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, TextIO
+from typing import Any, ClassVar, Iterable, Mapping, TextIO
 
 from .cues import OFF, Cue, CueSettings, Rhythm, error_cue
-from .settings import unknown_fields
+from .settings import Settings
 from .errors import TonecueError
 
 __all__ = [
@@ -75,7 +74,7 @@ def _check_pin(name: str, value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class IndicatorSettings:
+class IndicatorSettings(Settings):
     """Which indicators to drive and where they are wired.
 
     kinds: ("terminal",)
@@ -106,7 +105,15 @@ class IndicatorSettings:
     sysfs_blue: str = ""
     sysfs_mono: str = ""
 
+    DESCRIPTION: ClassVar[str] = "indicator settings"
+    ERROR: ClassVar[type[ValueError]] = IndicatorError
+    EXPECT: ClassVar[Mapping[str, str]] = {
+        "motor_strength": "a number in (0, 1]",
+        **{f"sysfs_{name}": 'an LED name under /sys/class/leds (or "")' for name in ("red", "green", "blue", "mono")},
+    }
+
     def __post_init__(self) -> None:
+        super().__post_init__()  # types
         kinds = self.kinds
         if isinstance(kinds, str) or not isinstance(kinds, (list, tuple)):
             raise IndicatorError(f"kinds must be a list of {list(KINDS)}, got {kinds!r}")
@@ -123,32 +130,16 @@ class IndicatorSettings:
         pins = [p for p in led + [self.gpio_motor] if p != NOT_FITTED]
         if len(set(pins)) != len(pins):
             raise IndicatorError(f"gpio pins must differ, got red/green/blue/motor = {led + [self.gpio_motor]}")
-        if not isinstance(self.gpio_active_high, bool):
-            raise IndicatorError(f"gpio_active_high must be true or false, got {self.gpio_active_high!r}")
-        strength = self.motor_strength
-        if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 < strength <= 1:
-            raise IndicatorError(f"motor_strength must be a number in (0, 1], got {strength!r}")
-        object.__setattr__(self, "motor_strength", float(strength))
+        if not 0 < self.motor_strength <= 1:
+            raise IndicatorError(self.must("motor_strength", self.motor_strength))
         for name in ("sysfs_red", "sysfs_green", "sysfs_blue", "sysfs_mono"):
             value = getattr(self, name)
-            if not isinstance(value, str) or "/" in value or value in (".", ".."):
-                raise IndicatorError(f"{name} must be an LED name under /sys/class/leds (or \"\"), got {value!r}")
+            if "/" in value or value in (".", ".."):
+                raise IndicatorError(self.must(name, value))
 
     @property
     def sysfs_names(self) -> dict[str, str]:
         return {"red": self.sysfs_red, "green": self.sysfs_green, "blue": self.sysfs_blue, "mono": self.sysfs_mono}
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["kinds"] = list(self.kinds)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> IndicatorSettings:
-        unknown, known = unknown_fields(cls, data)
-        if unknown:
-            raise IndicatorError(f"unknown indicator settings {unknown}; expected some of {known}")
-        return cls(**data)
 
 
 # --- the interface ------------------------------------------------------------------------------

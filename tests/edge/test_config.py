@@ -22,7 +22,8 @@ from tonecue.edge.config import (
 )
 from tonecue.edge.cues import DEFAULT_PATTERNS
 from tonecue.edge.decision import DecisionSettings
-from tonecue.edge.vad import GateSettings
+from tonecue.edge.model import EmotionModel
+from tonecue.edge.vad import GateError, GateSettings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "systemd" / "tonecue.toml"
 
@@ -54,15 +55,21 @@ def test_the_example_file_documents_every_setting():
                 for label in DEFAULT_PATTERNS:
                     assert f"[cues.patterns.{label}]" in text
                 continue
-            assert re.search(rf"^{field.name} = ", section.group(1), re.M), f"[{name}] {field.name} is not in the example"
+            # [gate] keys are shown commented out: set, each would replace the model's own.
+            setting = rf"^# {field.name} = " if name == "gate" else rf"^{field.name} = "
+            assert re.search(setting, section.group(1), re.M), f"[{name}] {field.name} is not in the example"
     # Every setting line sits under a comment (settings may be grouped under one comment).
     lines = text.splitlines()
+    setting = r"^(# )?\w+ = "
     for i, line in enumerate(lines):
-        if re.match(r"^\w+ = ", line):
+        if re.match(setting, line):
             j = i - 1
-            while j >= 0 and re.match(r"^\w+ = ", lines[j]):
+            while j >= 0 and re.match(setting, lines[j]):
                 j -= 1
             assert j >= 0 and lines[j].startswith("#"), f"line {i + 1} ({line!r}) has no comment above it"
+    # The commented-out [gate] values are the shipped model's: uncommenting one changes nothing.
+    shown = config_module.tomllib.loads("\n".join(line[2:] for line in tables["gate"].splitlines() if re.match(setting, line)))
+    assert GateSettings.from_dict(shown) == EmotionModel(SHIPPED_MODEL).contract.gate
 
 
 def test_the_example_states_the_defaults_in_its_values():
@@ -123,12 +130,47 @@ log_level = "debug"
     )
     assert config.audio == AudioSettings(device=2, sample_rate=48000)
     assert config.audio.sounddevice_device == 2 and Config().audio.sounddevice_device is None
-    assert config.gate == GateSettings(margin_db=12.0)
+    assert config.gate_overrides == (("margin_db", 12.0),)
     assert config.decision == DecisionSettings(patience=3, hold_seconds=1.0)
     assert set(config.cues.pattern_map) == set(DEFAULT_PATTERNS) | {"calm"}
     assert config.indicators.kinds == ("gpio", "terminal") and config.indicators.gpio_motor == 12
     assert config.service.log_level == "DEBUG"
     assert config.stream == StreamSettings() and config.model == Config().model
+
+
+# A model trained with a gate unlike the built-in defaults, so that "the model's" and "the
+# defaults" differ in every key.
+MODEL_GATE = GateSettings(margin_db=14.0, min_level_db=-55.0, floor_rise_db_per_s=2.0, initial_floor_db=-60.0)
+
+
+def test_without_a_gate_table_the_device_runs_the_models_gate(tmp_path):
+    for text in ("", "[gate]\n"):
+        config = load_config(write(tmp_path, text))
+        assert config.gate_overrides == ()
+        assert config.gate_for(MODEL_GATE) == MODEL_GATE
+
+
+def test_gate_keys_replace_the_models_one_by_one(tmp_path):
+    config = load_config(write(tmp_path, "[gate]\nmargin_db = 12\n"))
+    # The other three stay the model's, not the built-in defaults.
+    assert config.gate_for(MODEL_GATE) == GateSettings(
+        margin_db=12.0, min_level_db=-55.0, floor_rise_db_per_s=2.0, initial_floor_db=-60.0
+    )
+    # A key set to its built-in default is still a choice: it replaces the model's value.
+    config = load_config(write(tmp_path, "[gate]\nmargin_db = 10.0\nmin_level_db = -65.0\n"))
+    assert config.gate_for(MODEL_GATE) == dataclasses.replace(MODEL_GATE, margin_db=10.0, min_level_db=-65.0)
+
+
+def test_gate_overrides_are_checked_kept_and_round_trip(tmp_path):
+    assert Config(gate_overrides={"margin_db": 12}).gate_overrides == (("margin_db", 12.0),)
+    config = load_config(write(tmp_path, "[gate]\nmin_level_db = -50\nmargin_db = 12\n"))
+    assert config.gate_overrides == (("margin_db", 12.0), ("min_level_db", -50.0))
+    assert config.to_dict()["gate"] == {"margin_db": 12.0, "min_level_db": -50.0}
+    assert Config.from_dict(config.to_dict()) == config
+    with pytest.raises(GateError, match="margin_db must be non-negative"):
+        Config(gate_overrides={"margin_db": -1})
+    # Until the pipeline calls gate_for: `gate` is the table over the built-in defaults.
+    assert config.gate == GateSettings(margin_db=12.0, min_level_db=-50.0) and Config().gate == GateSettings()
 
 
 def test_relative_paths_are_relative_to_the_file(tmp_path):
@@ -155,7 +197,11 @@ def test_config_is_frozen_and_round_trips():
     "text, expected",
     [
         ("[decison]\nthreshold = 0.5\n", r"unknown section '\[decison\]' \(did you mean '\[decision\]'\?\)"),
-        ("[decision]\nthresold = 0.5\n", r"\[decision\] unknown key 'thresold' \(did you mean 'threshold'\?\)"),
+        ("[decision]\nthresold = 0.5\n", r"\[decision\] unknown key 'thresold' \(did you mean 'threshold'\?\); this tonecue"),
+        ("threshold = 0.5\n", r"unknown top-level key 'threshold': every setting goes in a section, and it belongs under \[decision\]$"),
+        ("path = 'm.onnx'\n[decision]\n", r"unknown top-level key 'path': .* it belongs under \[model\]$"),
+        ("volume = 3\n", r"unknown top-level key 'volume': every setting goes in a section, and the sections are \['\[model\]'"),
+        ("[gate]\nmargin = 3\n", r"\[gate\] unknown key 'margin' \(did you mean 'margin_db'\?\)"),
         ("[decision]\nthreshold = 'high'\n", r"\[decision\] threshold must be a finite number, got 'high'"),
         ("[decision]\nthreshold = 1.5\n", r"\[decision\] threshold must be a probability in \[0, 1\], got 1.5"),
         ("[decision]\npatience = 0\n", r"\[decision\] patience must be at least 1"),
@@ -167,7 +213,8 @@ def test_config_is_frozen_and_round_trips():
         ("[stream]\nhop_seconds = '0.5'\n", r"\[stream\] hop_seconds must be a number"),
         ("[cues]\ncooldown_seconds = -1\n", r"\[cues\] cooldown_seconds must be >= 0"),
         ("[cues.patterns.angry]\ncolor = 'red'\nrhythm = []\n", r"\[cues\] patterns.angry: color must be"),
-        ("[cues.patterns.angry]\ncolor = '#ff0000'\n", r"\[cues\] patterns.angry: a pattern needs \['rhythm'\]"),
+        ("[cues.patterns.calm]\ncolor = '#00ff80'\n", r"\[cues\] patterns.calm: cue pattern needs \['rhythm'\] \('calm' has no"),
+        ("[cues.patterns.angry]\ncolour = '#ff0000'\n", r"\[cues\] patterns.angry: cue pattern: unknown key 'colour' \(did you mean 'color'\?\)"),
         ("[indicators]\nkinds = ['lcd']\n", r"\[indicators\] kinds must be some of"),
         ("[indicators]\ngpio_red = 'seventeen '\ngpio_motor = 'seventeen'\n", r"\[indicators\] gpio pins must differ"),
         ("[service]\nwatchdog = 'yes'\n", r"\[service\] watchdog must be true or false"),

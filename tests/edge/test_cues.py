@@ -60,10 +60,12 @@ def test_pattern_parsing():
     for bad_rhythm in ("fast", [0.1, 0.2], [[0.1]], [[0, 0.1]], [[0.1, -0.1]], [["a", 0.1]], [[5.0, 1.0]]):
         with pytest.raises(CueError, match="rhythm"):
             CuePattern("#ffffff", bad_rhythm)
-    with pytest.raises(CueError, match="unknown pattern keys"):
+    with pytest.raises(CueError, match=r"cue pattern: unknown key 'speed'; .* only \['color', 'rhythm'\]"):
         CuePattern.from_dict({"color": "#ffffff", "rhythm": [], "speed": 2})
-    with pytest.raises(CueError, match="needs"):
+    with pytest.raises(CueError, match=r"cue pattern needs \['rhythm'\]"):
         CuePattern.from_dict({"color": "#ffffff"})
+    with pytest.raises(CueError, match="cue pattern must be a table"):
+        CuePattern.from_dict("#ffffff")
 
 
 def test_generated_patterns_differ_from_each_other_and_from_those_in_use():
@@ -128,10 +130,24 @@ def test_from_dict_adds_patterns_to_the_defaults():
     assert set(s.pattern_map) == set(LABELS) | {"calm"}
     assert s.pattern_map["sad"].rhythm == ((0.8, 0.0),)
     assert s.pattern_map["angry"] == DEFAULT_PATTERNS["angry"]
-    with pytest.raises(CueError, match="unknown cue settings.*'cooldown'"):
+    with pytest.raises(CueError, match=r"cue settings: unknown key 'cooldown' \(did you mean 'cooldown_seconds'\?\)"):
         CueSettings.from_dict({"cooldown": 2})
     with pytest.raises(CueError, match="patterns must be a table"):
         CueSettings.from_dict({"patterns": ["angry"]})
+
+
+def test_a_built_in_label_may_change_only_its_colour_or_only_its_rhythm():
+    s = CueSettings.from_dict({"patterns": {"sad": {"color": "#8000ff"}, "happy": {"rhythm": [[0.3, 0]]}}})
+    assert s.pattern_map["sad"] == CuePattern("#8000ff", DEFAULT_PATTERNS["sad"].rhythm)
+    assert s.pattern_map["happy"] == CuePattern(DEFAULT_PATTERNS["happy"].color, [[0.3, 0]])
+    assert s.pattern_map["angry"] == DEFAULT_PATTERNS["angry"]
+    # A new label has nothing to fill in from, and what it gives is still checked.
+    with pytest.raises(CueError, match=r"patterns.calm: cue pattern needs \['rhythm'\] \('calm' has no built-in pattern"):
+        CueSettings.from_dict({"patterns": {"calm": {"color": "#00ff80"}}})
+    with pytest.raises(CueError, match="patterns.sad: color must be"):
+        CueSettings.from_dict({"patterns": {"sad": {"color": "purple"}}})
+    with pytest.raises(CueError, match="patterns.sad: cue pattern: unknown key 'colour' \\(did you mean 'color'\\?\\)"):
+        CueSettings.from_dict({"patterns": {"sad": {"colour": "#8000ff"}}})
 
 
 def test_brightness_follows_confidence_between_min_and_max():

@@ -64,8 +64,11 @@ def test_settings_round_trip_and_normalise_types():
     assert s.to_dict() == {"smoothing": 1.0, "threshold": 0.7, "patience": 3, "hold_seconds": 1.0, "idle_seconds": 10.0}
     assert DecisionSettings.from_dict(s.to_dict()) == s
     assert DecisionSettings.from_dict({}) == DecisionSettings()
-    with pytest.raises(DecisionError, match="unknown decision settings.*'thresold'"):
+    with pytest.raises(DecisionError, match=r"decision settings: unknown key 'thresold' \(did you mean 'threshold'\?\)"):
         DecisionSettings.from_dict({"thresold": 0.5})
+    assert DecisionSettings(threshold=0.7).override({"patience": 3}) == DecisionSettings(threshold=0.7, patience=3)
+    with pytest.raises(DecisionError, match="patience must be at least 1"):
+        DecisionSettings().override({"patience": 0})
 
 
 def test_smoother_checks_its_inputs():

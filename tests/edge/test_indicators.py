@@ -56,14 +56,17 @@ def test_indicator_settings():
         ({"gpio_motor": True}, "gpio_motor must be a BCM pin"),
         ({"gpio_red": -1}, "all -1"),
         ({"gpio_motor": 17}, "pins must differ"),
-        ({"motor_strength": 0}, "motor_strength"),
+        ({"motor_strength": 0}, r"motor_strength must be a number in \(0, 1\], got 0"),
+        ({"motor_strength": "full"}, r"motor_strength must be a number in \(0, 1\], got 'full'"),
         ({"gpio_active_high": 1}, "gpio_active_high"),
         ({"sysfs_red": "../x"}, "sysfs_red"),
     ]:
         with pytest.raises(IndicatorError, match=message):
             IndicatorSettings(**bad)
-    with pytest.raises(IndicatorError, match="unknown indicator settings"):
-        IndicatorSettings.from_dict({"pins": []})
+    with pytest.raises(IndicatorError, match=r"indicator settings: unknown key 'buzzer'; this tonecue does not know it"):
+        IndicatorSettings.from_dict({"buzzer": 12})
+    with pytest.raises(IndicatorError, match=r"unknown key 'gpio_moter' \(did you mean 'gpio_motor'\?\)"):
+        IndicatorSettings.from_dict({"gpio_moter": 12})
 
 
 def test_render_rhythm():
