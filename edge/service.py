@@ -26,7 +26,6 @@ from .indicators import Indicator
 from .model import EmotionModel
 from .notify import Notifier, WatchdogPacer
 from .pipeline import Pipeline, Step
-from .vad import GateSettings
 
 log = logging.getLogger("tonecue")
 
@@ -66,9 +65,8 @@ class Service:
         self.watchdog = watchdog or (
             WatchdogPacer.from_environment(clock=clock) if config.service.watchdog else WatchdogPacer(None)
         )
-        # A [gate] section that differs from the defaults is the wearer's choice; otherwise the
-        # gate the model was trained with.
-        gate = config.gate if config.gate != GateSettings() else model.contract.gate
+        # The model's gate, with any key of the config's [gate] table put over it.
+        gate = config.gate_for(model.contract.gate)
         self.pipeline = Pipeline(
             model, hop_frames=hop_frames_for(config, model), gate=gate, decision=config.decision, cues=config.cues
         )

@@ -269,3 +269,19 @@ def test_the_loop_hears_a_real_alsa_device_and_survives_it_going_quiet(tiny_mode
     fault = next(m for m in messages if m.startswith("STATUS=no audio"))
     assert "no audio for" in fault or "stopped" in fault
     assert "audio input failed" in err and messages[-1].startswith("STOPPING=1")
+
+
+def test_the_config_gate_overrides_the_models_gate_key_by_key(tmp_path):
+    from tonecue.edge.config import load_config
+
+    model_gate = GateSettings(margin_db=6.0, min_level_db=-55.0)
+    contract = ModelContract(FrontendSpec(), model_gate, ("angry", "happy", "sad", "neutral"), "image")
+    model = EmotionModel(write_model(tmp_path / "m.onnx", (2, 20, 50), 4, contract.to_metadata()))
+    none = tmp_path / "none.toml"
+    none.write_text("")
+    one = tmp_path / "one.toml"
+    one.write_text("[gate]\nmargin_db = 12.0\n")
+    opened = lambda: replay(model.contract.spec.sample_rate)  # noqa: E731
+    assert Service(load_config(none), model, RecordingIndicator(), opened).pipeline.listener.gate == model_gate
+    gate = Service(load_config(one), model, RecordingIndicator(), opened).pipeline.listener.gate
+    assert gate == GateSettings(margin_db=12.0, min_level_db=-55.0)
