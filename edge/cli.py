@@ -3,6 +3,10 @@
     tonecue run       the device loop: microphone (or --input FILE) to light and vibration cues
     tonecue demo      the same loop on the bundled clip of real speech, cues in the terminal
     tonecue classify  whole files, as the device would hear them: one JSON line per file
+
+An error tonecue means to report ends the command with one line on stderr and the exit status
+`tonecue.edge.errors.exit_status` gives it (the same table for every tonecue command). Output
+read by a program that stops early (`tonecue classify *.wav | head -1`) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -21,18 +25,13 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from .audio import AudioError  # noqa: E402
-from .model import DEFAULT_MODEL, ModelError  # noqa: E402
+from .errors import EXIT_STATUS, TonecueError, exit_status  # noqa: E402
+from .model import DEFAULT_MODEL  # noqa: E402
 
-# Exit codes: 1 some input could not be read; 2 usage (argparse); 3 the model cannot be used;
-# 4 the config file is wrong. Distinct, so that systemd's logs and scripts can tell them apart.
-EXIT_INPUT, EXIT_MODEL, EXIT_CONFIG = 1, 3, 4
+# The codes by name, for scripts and tests; `tonecue.edge.errors.EXIT_STATUS` is their one source.
+EXIT_INPUT, EXIT_MODEL, EXIT_CONFIG = (EXIT_STATUS[name] for name in ("AudioError", "ModelError", "ConfigError"))
 
 DEMO_CLIP = Path(__file__).with_name("assets") / "demo.wav"
-
-
-def _fail(message: object, code: int) -> int:
-    print(f"tonecue: {message}", file=sys.stderr)
-    return code
 
 
 def run_live(args: argparse.Namespace) -> int:
@@ -40,27 +39,18 @@ def run_live(args: argparse.Namespace) -> int:
     import logging
 
     from .capture import FileSource, MicrophoneSource
-    from .config import ConfigError, load_config
+    from .config import load_config
     from .indicators import IndicatorSettings, make_indicator
     from .model import EmotionModel
     from .service import Service
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        return _fail(exc, EXIT_CONFIG)
+    config = load_config(args.config)
     logging.basicConfig(level=config.service.log_level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        model = EmotionModel(args.model or config.model.model_path)
-    except ModelError as exc:
-        return _fail(exc, EXIT_MODEL)
+    model = EmotionModel(args.model or config.model.model_path)
     rate = model.contract.spec.sample_rate
     input_file = args.input or config.audio.input_file
     if input_file:
-        try:
-            replay = FileSource(input_file, rate, realtime=not args.fast, block_seconds=config.audio.block_seconds)
-        except AudioError as exc:
-            return _fail(exc, EXIT_INPUT)
+        replay = FileSource(input_file, rate, realtime=not args.fast, block_seconds=config.audio.block_seconds)
 
         def open_source():
             return replay
@@ -95,22 +85,20 @@ def run_classify(args: argparse.Namespace) -> int:
     from .classify import classify_file
     from .model import EmotionModel
 
-    try:
-        model = EmotionModel(args.model)
-    except ModelError as exc:
-        return _fail(exc, EXIT_MODEL)
-    failed = False
+    model = EmotionModel(args.model)
+    status = 0
     for path in args.files:
         try:
             print(json.dumps(classify_file(model, path)), flush=True)
-        except AudioError as exc:
+        except AudioError as exc:  # one bad file does not stop the others
             print(json.dumps({"file": str(path), "error": str(exc)}), flush=True)
-            failed = True
-    return EXIT_INPUT if failed else 0
+            status = exit_status(exc)
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tonecue", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"tonecue {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="the device loop: microphone (or --input FILE) to light and vibration cues")
@@ -135,9 +123,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tonecue")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except TonecueError as exc:
+        print(f"tonecue: {exc}", file=sys.stderr)
+        return exit_status(exc)
+    except BrokenPipeError as exc:
+        # Whoever read our output stopped (`| head`): stop too, without a traceback. stdout goes
+        # to /dev/null so that Python's flush at exit does not hit the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

@@ -413,7 +413,8 @@ def render_rhythm(rhythm: Rhythm, on: str = "━", gap: str = " ", step: float =
 class TerminalIndicator(Indicator):
     """A live line in a terminal: coloured block, label, confidence bar and rhythm. On a
     terminal the line is redrawn in place (colour unless NO_COLOR is set); elsewhere (a pipe, a
-    log) each cue is one plain line."""
+    log) each cue is one plain line. When the reader of a pipe goes away, the BrokenPipeError is
+    raised once, for the caller to stop on, and later calls write nothing."""
 
     BAR = 10
 
@@ -433,6 +434,7 @@ class TerminalIndicator(Indicator):
         encoding = (getattr(self.stream, "encoding", None) or "ascii").lower()
         self.unicode = self.live and "utf" in encoding
         self._dirty = False
+        self._reader_gone = False
 
     def format(self, cue: Cue) -> str:
         u = self.unicode
@@ -453,20 +455,28 @@ class TerminalIndicator(Indicator):
         r, g, b = (round(255 * c) for c in rgb)
         return f"\x1b[{'5;' if blink else ''}48;2;{r};{g};{b}m    \x1b[0m"
 
+    def _write(self, text: str) -> None:
+        if self._reader_gone:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone = True  # `tonecue run | head`: nobody reads any more
+            raise
+
     def show(self, cue: Cue) -> None:
         line = self.format(cue)
         if self.live:
-            self.stream.write("\r\x1b[2K" + line)
+            self._write("\r\x1b[2K" + line)
             self._dirty = True
         else:
-            self.stream.write(line + "\n" if cue.time is None else f"{cue.time:8.2f}s  {line}\n")
-        self.stream.flush()
+            self._write(line + "\n" if cue.time is None else f"{cue.time:8.2f}s  {line}\n")
 
     def close(self) -> None:
         if self._dirty:
-            self.stream.write("\n")  # leave the last view on screen, the prompt below it
-            self.stream.flush()
             self._dirty = False
+            self._write("\n")  # leave the last view on screen, the prompt below it
 
 
 class NullIndicator(Indicator):
@@ -478,18 +488,24 @@ class NullIndicator(Indicator):
 
 class MultiIndicator(Indicator):
     """Several indicators at once. One that fails is logged and the others carry on: a broken
-    LED must not silence the motor."""
+    LED must not silence the motor. A terminal view whose reader went away (BrokenPipeError) is
+    not a fault of the device: it is raised, after the others have had the call."""
 
     def __init__(self, indicators: Iterable[Indicator], cue_settings: CueSettings | None = None):
         super().__init__(cue_settings)
         self.indicators = list(indicators)
 
     def _each(self, call: str, *args: Any) -> None:
+        reader_gone = None
         for indicator in self.indicators:
             try:
                 getattr(indicator, call)(*args)
+            except BrokenPipeError as exc:
+                reader_gone = exc
             except Exception:
                 log.exception("%s.%s failed", type(indicator).__name__, call)
+        if reader_gone is not None:
+            raise reader_gone
 
     def show(self, cue: Cue) -> None:
         self._each("show", cue)

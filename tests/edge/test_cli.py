@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from tonecue.edge.cli import DEMO_CLIP, main
+from tonecue.edge.errors import exit_status
 from tonecue.edge.model import DEFAULT_MODEL, EmotionModel
 
 
@@ -49,3 +51,39 @@ def test_bad_usage_exits_with_usage_error(argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_version():
+    from importlib.metadata import version
+
+    out = subprocess.run([sys.executable, "-m", "tonecue.edge.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"tonecue {version('tonecue')}"
+
+
+def _with_closed_reader(argv: list[str]) -> subprocess.CompletedProcess:
+    """Run `tonecue argv` with stdout a pipe whose reader is already gone, as `| head` leaves it
+    once it has read its lines (so the first write fails, every time)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "tonecue.edge.cli", *argv],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", str(DEMO_CLIP), str(DEMO_CLIP)],  # JSON lines
+        ["demo", "--fast"],  # the banner
+        ["run", "--input", str(DEMO_CLIP), "--fast", "--config", os.devnull],  # the terminal view, in the loop
+    ],
+    ids=["classify", "demo", "run"],
+)
+def test_output_into_a_closed_pipe_ends_quietly(argv):
+    out = _with_closed_reader(argv)
+    assert "Traceback" not in out.stderr and "BrokenPipeError" not in out.stderr, out.stderr
+    assert out.returncode == exit_status(BrokenPipeError()) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 import time
 
@@ -363,6 +364,38 @@ def test_multi_indicator_carries_on_past_a_broken_one(caplog):
         multi.close()
     assert recorder.seen == ["emotion", "error", "off"] and recorder.closed
     assert "LED unplugged" in caplog.text
+
+
+@pytest.fixture
+def closed_pipe():
+    """A text stream into a pipe whose reader has gone, as `| head` leaves it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stream = os.fdopen(write_end, "w")
+    yield stream
+    try:
+        stream.close()
+    except BrokenPipeError:  # the buffer it could not flush
+        pass
+
+
+def test_terminal_whose_reader_went_away_says_so_once(closed_pipe):
+    terminal = TerminalIndicator(closed_pipe)
+    with pytest.raises(BrokenPipeError):
+        terminal.show(emotion())
+    terminal.show(emotion())  # then nothing: the caller is already stopping
+    terminal.off()
+    terminal.close()
+
+
+def test_multi_indicator_passes_a_closed_terminal_on_after_the_others(closed_pipe):
+    recorder = Recorder()
+    multi = MultiIndicator([TerminalIndicator(closed_pipe), recorder])
+    with pytest.raises(BrokenPipeError):
+        multi.show(emotion())
+    multi.off()
+    multi.close()
+    assert recorder.seen == ["emotion", "off"] and recorder.closed
 
 
 def test_null_indicator_and_context_manager():
