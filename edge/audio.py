@@ -10,13 +10,16 @@ then. The format is decided by the file's first bytes, never by its name: TESS s
 file called `.wav`.
 
 A data chunk shorter than its header declares (a recording cut off before its header was
-finished, common in the wild) is read as far as whole frames go; only a file with no complete
-frame at all is an error. Everything wrong with an input raises `AudioError`, which names the
+finished, or a copy that stopped short, common in the wild) is read as far as whole frames go,
+with one warning in the log naming the file and how much of the audio is missing; only a file
+with no complete frame at all is an error. A declared size of 0xFFFFFFFF is the convention of a
+writer that streams and never learns the length: read to the end, without a warning. Everything wrong with an input raises `AudioError`, which names the
 file and the reason.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from pathlib import Path
@@ -28,9 +31,12 @@ from .errors import TonecueError
 
 __all__ = ["AudioError", "read_audio", "to_mono", "load_audio", "check_signal"]
 
+log = logging.getLogger(__name__)
+
 WAVE_FORMAT_PCM = 0x0001
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
 WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+_SIZE_UNKNOWN = 0xFFFFFFFF  # the data size a streaming writer leaves in the header
 _KSDATAFORMAT_SUFFIX = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 _FORMAT_NAMES = {
     0x0002: "Microsoft ADPCM",
@@ -260,6 +266,14 @@ def _read_wave(f, size: int, source: str) -> tuple[np.ndarray, int]:
             source,
             f"data chunk truncated: {declared} bytes declared, {present} present, "
             "no complete frame",
+        )
+    if present < declared and declared != _SIZE_UNKNOWN:
+        byte_rate = rate * block_align
+        log.warning(
+            "%s: truncated: its header declares %.2f s of audio (%d bytes) but the file holds %.2f s "
+            "(%d bytes): %.2f s (%.0f%%) is missing; reading the %.2f s that are there",
+            source, declared / byte_rate, declared, present / byte_rate, present,
+            (declared - present) / byte_rate, 100 * (declared - present) / declared, frames * block_align / byte_rate,
         )
     f.seek(offset)
     raw = f.read(frames * block_align)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 import subprocess
 import sys
@@ -222,6 +223,33 @@ def test_truncated_data_chunk_keeps_whole_frames(tmp_path):
     )
     samples, _ = read_audio(path)
     np.testing.assert_array_equal(samples, expected_float("i16", values[:60]))
+
+
+def test_a_wav_missing_half_its_data_is_read_with_one_warning(tmp_path, caplog):
+    values = random_values("i16", 16000, 1)  # 2 s at 8 kHz declared, 1 s present
+    path = raw_wav(
+        tmp_path / "half.wav",
+        chunk(b"fmt ", fmt_body("i16", 1, 8000)) + struct.pack("<4sI", b"data", 32000) + encode("i16", values[:8000]),
+    )
+    with caplog.at_level(logging.WARNING, logger="tonecue.edge.audio"):
+        samples, rate = read_audio(path)
+    np.testing.assert_array_equal(samples, expected_float("i16", values[:8000]))
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        f"{path}: truncated: its header declares 2.00 s of audio (32000 bytes) but the file holds 1.00 s "
+        "(16000 bytes): 1.00 s (50%) is missing; reading the 1.00 s that are there"
+    )
+    # A whole file, or a streaming writer's unknown size, says nothing.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tonecue.edge.audio"):
+        read_audio(make_wav(tmp_path / "whole.wav", "i16", 1, 8000, values=values))
+        read_audio(
+            raw_wav(
+                tmp_path / "stream.wav",
+                chunk(b"fmt ", fmt_body("i16", 1, 8000)) + struct.pack("<4sI", b"data", 0xFFFFFFFF) + encode("i16", values),
+            )
+        )
+    assert caplog.records == []
 
 
 def test_streaming_size_placeholder_reads_to_end(tmp_path):
