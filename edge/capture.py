@@ -59,6 +59,7 @@ from .errors import TonecueError
 
 __all__ = [
     "MicrophoneError",
+    "NO_MICROPHONE_HINT",
     "EndOfStream",
     "Backoff",
     "StreamResampler",
@@ -213,6 +214,10 @@ class StreamResampler:
 # --- the microphone -----------------------------------------------------------------------------
 
 
+#: Ends every "no microphone to be had" error: what a newcomer can do without one.
+NO_MICROPHONE_HINT = "Without a microphone: replay a recording with 'tonecue run --input FILE', or try 'tonecue demo'."
+
+
 def _load_sounddevice():
     """Import python-sounddevice, which loads PortAudio; MicrophoneError if either is missing."""
     try:
@@ -220,12 +225,12 @@ def _load_sounddevice():
     except ImportError as err:
         raise MicrophoneError(
             "recording needs the 'sounddevice' package (pip install sounddevice) and the "
-            "PortAudio library (Debian/Raspberry Pi OS: apt install libportaudio2)"
+            f"PortAudio library (Debian/Raspberry Pi OS: apt install libportaudio2). {NO_MICROPHONE_HINT}"
         ) from err
     except OSError as err:  # sounddevice is there, but it cannot load libportaudio
         raise MicrophoneError(
             f"cannot load the PortAudio library ({err}); install it with "
-            "'apt install libportaudio2' (Debian, Raspberry Pi OS, Ubuntu)"
+            f"'apt install libportaudio2' (Debian, Raspberry Pi OS, Ubuntu). {NO_MICROPHONE_HINT}"
         ) from err
     return sounddevice
 
@@ -336,12 +341,13 @@ class MicrophoneSource:
             info = sd.query_devices(device, "input")
         except ValueError as err:  # no match, several matches, or not an input device
             raise MicrophoneError(
-                f"no input device {device!r}: {err}. Input devices: {_input_device_names(sd)}"
+                f"no input device {device!r}: {err}. Input devices: {_input_device_names(sd)}. "
+                f"{NO_MICROPHONE_HINT}"
             ) from err
         except Exception as err:  # sd.PortAudioError: e.g. no default input device at all
             what = "no default input device" if device is None else f"cannot query {device!r}"
             raise MicrophoneError(
-                f"{what} ({err}). Input devices: {_input_device_names(sd)}"
+                f"{what} ({err}). Input devices: {_input_device_names(sd)}. {NO_MICROPHONE_HINT}"
             ) from err
         return str(info["name"]), int(info["index"]), info
 

@@ -59,6 +59,7 @@ from tonecue.edge.capture import (
     EndOfStream,
     FileSource,
     MicrophoneError,
+    NO_MICROPHONE_HINT,
     MicrophoneSource,
     StreamResampler,
 )
@@ -254,6 +255,7 @@ def test_a_device_that_does_not_exist_fails_fast_and_says_why(tmp_path, portaudi
     message = result["error"]
     assert "tonecue_no_such_mic" in message
     assert "Input devices:" in message and DEVICE in message  # what there is instead
+    assert message.endswith(NO_MICROPHONE_HINT)  # and what to do without one
 
 
 def test_the_test_device_opens_at_the_model_rate(tmp_path, portaudio):
@@ -315,6 +317,7 @@ class FakeSoundDevice:
         self.streams: list[FakeStream] = []
         self.abort_blocks = threading.Event()
         self.abort_blocks.set()
+        self.has_input = True  # False: no input device at all (no sound card)
 
     def query_devices(self, device=None, kind=None):
         info = {
@@ -324,7 +327,9 @@ class FakeSoundDevice:
             "default_samplerate": float(self.default_rate),
         }
         if kind is None:
-            return [info]
+            return [info] if self.has_input else []
+        if device is None and not self.has_input:
+            raise FakePortAudioError("Error querying device -1")  # what PortAudio says without a sound card
         if device not in (None, 3, "fake mic", "fake"):
             raise ValueError(f"No input device matching {device!r}")
         return info
@@ -422,6 +427,16 @@ def test_unknown_device_is_an_error_with_the_list(fake_sd):
         MicrophoneSource(22050, device="usb")
 
 
+def test_no_microphone_at_all_says_what_to_do_instead(fake_sd):
+    fake_sd.has_input = False
+    with pytest.raises(MicrophoneError) as info:
+        MicrophoneSource(22050)
+    assert str(info.value) == (
+        "no default input device (Error querying device -1). Input devices: none. "
+        "Without a microphone: replay a recording with 'tonecue run --input FILE', or try 'tonecue demo'."
+    )
+
+
 def test_portaudio_failing_to_open_is_an_error(fake_sd, monkeypatch):
     def broken(**kwargs):
         raise FakePortAudioError("Device unavailable [PaErrorCode -9985]")
@@ -472,7 +487,7 @@ def test_close_does_not_hang_on_a_stuck_stream(fake_sd):
 
 def test_missing_sounddevice_names_the_packages(monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import raises ImportError
-    with pytest.raises(MicrophoneError, match="libportaudio2"):
+    with pytest.raises(MicrophoneError, match="libportaudio2.*tonecue run --input FILE"):
         MicrophoneSource(22050)
 
 
@@ -485,7 +500,7 @@ def test_missing_portaudio_library_names_libportaudio2(monkeypatch):
 
     monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
     monkeypatch.setattr(sys, "meta_path", [NoPortAudio(), *sys.meta_path])
-    with pytest.raises(MicrophoneError, match=r"PortAudio library not found.*libportaudio2"):
+    with pytest.raises(MicrophoneError, match=r"PortAudio library not found.*libportaudio2.*tonecue demo"):
         MicrophoneSource(22050)
 
 
