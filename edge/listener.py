@@ -7,6 +7,8 @@ windows it judges exactly as training selected the windows it learnt from.
 
 - Which windows hold a voice: `tonecue.edge.speech.VoiceSelector` (the level gate's absolute
   minimum, then the speech detector; the level gate alone for models exported before it).
+- Speaker normalization, when the contract asks for it (`tonecue.edge.normalize`): each voiced
+  window's features are standardized by a running estimate of the voice being heard.
 - A stream that turns out not to carry the model's bandwidth (`tonecue.edge.bandwidth`) gets no
   probabilities at all: the model cannot judge it.
 """
@@ -20,6 +22,7 @@ import numpy as np
 
 from .bandwidth import BandwidthCheck
 from .model import EmotionModel
+from .normalize import SpeakerNormalizer
 from .spec import DEFAULT_HOP_FRAMES
 from .speech import VoiceSelector
 from .vad import GateSettings
@@ -65,6 +68,9 @@ class Listener:
         detector = model.speech_detector() if use_detector else None
         self._selector = VoiceSelector(self.gate, detector, self._hop_seconds)
         self._bandwidth = BandwidthCheck(spec.sample_rate, model.contract.required_bandwidth_hz)
+        normalization = model.contract.normalization
+        self.normalizer = SpeakerNormalizer(normalization, self._hop_seconds) if normalization.enabled else None
+        self._seconds_per_sample = 1.0 / spec.sample_rate
         self.reset()
 
     @property
@@ -80,6 +86,8 @@ class Listener:
         """A new stream: fresh noise floor, detector state and bandwidth verdict, no shared frames."""
         self._selector.reset()
         self._featurizer.reset()
+        if self.normalizer is not None:
+            self.normalizer.reset()
         self._bandwidth.reset()
         self._warned = False
 
@@ -94,4 +102,6 @@ class Listener:
                 self._warned = True
             return Heard(start, level, speech, False, None, verdict is False)
         features = self._featurizer(window, start)
+        if self.normalizer is not None:
+            features = self.normalizer(features, start * self._seconds_per_sample)
         return Heard(start, level, speech, True, self.model.predict_proba(features[None])[0])

@@ -20,6 +20,7 @@ import numpy as np
 from .errors import TonecueError
 from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
 from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
+from .normalize import NormalizationError, NormalizationSettings
 from .speech import LEVEL_ONLY, DetectorError, DetectorSettings, SileroVAD, SpeechDetector, check_detector_file
 from .vad import GateSettings
 
@@ -44,6 +45,7 @@ class ModelContract:
     hop_frames: int = DEFAULT_HOP_FRAMES
     detector: DetectorSettings = LEVEL_ONLY
     bandwidth_hz: float | None = None  # the audio bandwidth of the training data (None: Nyquist)
+    normalization: NormalizationSettings = NormalizationSettings()
     model_name: str = "unknown"
     precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -74,6 +76,7 @@ class ModelContract:
             "hop_frames": self.hop_frames,
             "detector": self.detector.to_dict(),
             "bandwidth_hz": self.bandwidth_hz,
+            "normalization": self.normalization.to_dict(),
             "model": self.model_name,
             "precision": self.precision,
             "training": self.training,
@@ -105,8 +108,11 @@ class ModelContract:
             gate = GateSettings.from_dict(values["gate"])
             # Models exported before the speech detector name none: the level gate alone.
             detector = DetectorSettings.from_dict(values["detector"]) if "detector" in values else LEVEL_ONLY
-        except (SpecError, DetectorError, ValueError, TypeError) as exc:
-            raise ModelError(f"{source}: its frontend, gate or detector settings cannot be honoured: {exc}") from None
+            normalization = NormalizationSettings.from_dict(values.get("normalization") or {})
+        except (SpecError, DetectorError, NormalizationError, ValueError, TypeError) as exc:
+            raise ModelError(
+                f"{source}: its frontend, gate, detector or normalization settings cannot be honoured: {exc}"
+            ) from None
         bandwidth = values.get("bandwidth_hz")
         if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0):
             raise ModelError(f"{source}: bandwidth_hz must be a positive number of Hz, got {bandwidth!r}")
@@ -139,10 +145,19 @@ class ModelContract:
             hop_frames=int(values["hop_frames"]),
             detector=detector,
             bandwidth_hz=None if bandwidth is None else float(bandwidth),
+            normalization=normalization,
             model_name=str(values.get("model", "unknown")),
             precision=str(values.get("precision", "fp32")),
             training=values.get("training") or {},
         )
+        if normalization.enabled:
+            if kind != "stats":
+                raise ModelError(f"{source}: speaker normalization applies to the stats input only, not {kind!r}")
+            if len(normalization.mean) != spec.stats_size:
+                raise ModelError(
+                    f"{source}: its normalization prior has {len(normalization.mean)} values for a "
+                    f"{spec.stats_size}-value statistics vector"
+                )
         stated = values.get("input_shape")
         if stated is not None and tuple(stated) != contract.input_shape:
             raise ModelError(

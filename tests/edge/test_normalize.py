@@ -1,0 +1,85 @@
+"""Speaker normalization: the prior, the running estimate, the reset, and the contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tonecue.edge.model import ModelContract, ModelError
+from tonecue.edge.normalize import (
+    NormalizationError,
+    NormalizationSettings,
+    SpeakerNormalizer,
+    normalize_per_speaker,
+    speaker_statistics,
+)
+from tonecue.edge.spec import FrontendSpec
+from tonecue.edge.vad import GateSettings
+
+HOP = 0.5
+
+
+def settings(n=3, **changes):
+    return NormalizationSettings(kind="speaker", mean=(0.0,) * n, std=(1.0,) * n, **changes)
+
+
+def test_cold_windows_use_the_prior_and_a_voice_is_learnt():
+    norm = SpeakerNormalizer(settings(prior_seconds=5.0, time_constant_s=30.0), HOP)
+    rng = np.random.default_rng(0)
+    voice = rng.normal([10.0, -4.0, 2.0], [2.0, 0.5, 1.0], size=(400, 3))
+    first = norm(voice[0], 0.0)
+    np.testing.assert_allclose(first, voice[0], rtol=1e-5)  # the prior is N(0, 1)
+    z = np.array([norm(x, HOP * (i + 1)) for i, x in enumerate(voice[1:])])
+    tail = z[-200:]
+    np.testing.assert_allclose(tail.mean(axis=0), 0.0, atol=0.35)
+    np.testing.assert_allclose(tail.std(axis=0), 1.0, atol=0.3)
+    assert norm.seconds_heard == pytest.approx(400 * HOP)
+
+
+def test_a_long_silence_returns_to_the_prior():
+    norm = SpeakerNormalizer(settings(reset_after_s=10.0), HOP)
+    for i in range(100):
+        norm(np.full(3, 8.0), i * HOP)
+    assert norm.mean[0] > 6
+    norm(np.full(3, 8.0), 100 * HOP + 11.0)  # after 11 s without a voice
+    assert norm.voiced_windows == 1 and norm.mean[0] < 1.5
+
+
+def test_training_statistics_match_what_the_prior_stores():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, (200, 2)), rng.normal(10, 3, (200, 2))
+    features, speakers = np.vstack([a, b]), np.array(["a"] * 200 + ["b"] * 200)
+    mean, std = speaker_statistics(features, speakers)
+    np.testing.assert_allclose(mean, features.mean(axis=0))
+    np.testing.assert_allclose(std, np.sqrt((a.std(0) ** 2 + b.std(0) ** 2) / 2))
+    z = normalize_per_speaker(features, speakers)
+    np.testing.assert_allclose(z[:200].mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(z[200:].std(0), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"kind": "global"}, "kind must be one of"),
+        ({"kind": "speaker"}, "needs a prior mean and std of one length"),
+        ({"kind": "speaker", "mean": (0.0, 1.0), "std": (1.0,)}, "of one length"),
+        ({"time_constant_s": 0}, "time_constant_s must be a positive number"),
+        ({"mean": ("a",)}, "mean must be a list of numbers"),
+    ],
+)
+def test_nonsense_settings_are_refused(changes, words):
+    with pytest.raises(NormalizationError, match=words):
+        NormalizationSettings(**changes)
+
+
+def test_the_contract_carries_it_and_checks_its_size():
+    spec = FrontendSpec()
+    good = settings(spec.stats_size)
+    c = ModelContract(spec, GateSettings(), ("a", "b"), "stats", normalization=good)
+    assert ModelContract.from_metadata(c.to_metadata()).normalization == good
+    small = ModelContract(spec, GateSettings(), ("a", "b"), "stats", normalization=settings(3))
+    with pytest.raises(ModelError, match="prior has 3 values for a 114-value statistics vector"):
+        ModelContract.from_metadata(small.to_metadata())
+    image = ModelContract(spec, GateSettings(), ("a", "b"), "image", normalization=good)
+    with pytest.raises(ModelError, match="stats input only"):
+        ModelContract.from_metadata(image.to_metadata())
