@@ -2,6 +2,7 @@
 # Sets up tonecue on a fresh Debian/Ubuntu machine or Raspberry Pi OS.
 #   scripts/setup.sh edge   the device side only: .venv-edge (numpy 2, onnxruntime, sounddevice)
 #   scripts/setup.sh full   everything: .venv-edge, and .venv with training, export and test tools
+#   scripts/setup.sh system the system packages alone (what the other two install first)
 # Safe to re-run: it installs only what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,11 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # libportaudio2: sounddevice's microphone access. alsa-utils: ALSA configs for the capture tests.
 # systemd: systemd-analyze, which checks the service unit.
 apt_packages=(libportaudio2 libsndfile1 alsa-utils systemd)
+# pythonX.Y-venv: stock Debian and Ubuntu ship Python without ensurepip, so `python3 -m venv`
+# fails until it is installed (python3-venv is the same package for the default python3).
+if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  apt_packages+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
+fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -28,6 +34,8 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 fi
+
+[ "$what" = system ] && exit 0
 
 # --- virtual environments --------------------------------------------------------------------
 make_env() {  # make_env DIR EXTRAS
