@@ -3,6 +3,10 @@
 The real corpora sit in ../shared/data beside the project (TONECUE_DATA overrides). A user's
 clone does not have them, so tests marked `data` skip with a reason; CI sets
 TONECUE_REQUIRE_DATA=1 so that a missing folder fails instead of quietly skipping.
+
+Helpers shared between test modules live in the package `tests/helpers` (`from helpers.signals
+import make_signal`): as the rootdir's conftest, this file puts `tests/` on sys.path (pytest's
+default "prepend" import mode), so no test module inserts paths of its own.
 """
 
 from __future__ import annotations
