@@ -294,7 +294,7 @@ def to_markdown(r: dict) -> str:
         "# Non-speech benchmark: cues when nobody speaks, speech kept when someone does",
         "",
         f"Model `{Path(r['model']).name}`, detector `{r['detector']['kind']}` ({r['detector'].get('source') or '-'}; "
-        f"threshold {r['detector']['threshold']}, min share {r['detector']['min_share']}). Machine: {m['cpu']}, one "
+        f"rule {r['detector']['rule']} >= {r['detector']['threshold']}). Machine: {m['cpu']}, one "
         f"thread. Seed {r['seed']}. Held-out speakers: {', '.join(r['held_out'])}. "
         f"Wall time {r['wall_seconds']:.0f} s. Command: `python -m tonecue.benchmarks.nonspeech`.",
         "",
@@ -345,7 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=24, help="clips per held-out speaker (default 24)")
     parser.add_argument("--out", type=Path, help="also write PATH.md and PATH.json")
     args = parser.parse_args(argv)
-    report = run(args.model, args.seed, args.esc_repeats, args.synthetic_repeats, args.clips)
+    from tonecue.edge.errors import TonecueError, exit_status
+
+    try:
+        report = run(args.model, args.seed, args.esc_repeats, args.synthetic_repeats, args.clips)
+    except TonecueError as exc:
+        print(f"nonspeech: {exc}", file=sys.stderr)
+        return exit_status(exc)
     text = to_markdown(report)
     print(text)
     if args.out:

@@ -34,7 +34,7 @@ log = logging.getLogger("tonecue")
 class Heard:
     """What the listener made of one window.
 
-    speech: the detector's speech score (share of the window's chunks that are speech); with the
+    speech: the detector's speech score (mean speech probability of the window's chunks); with the
         level gate alone, 1.0 for a window it passes and 0.0 otherwise.
     voiced: the window holds a voice the model may judge (level, detector and bandwidth agree).
     probabilities: class probabilities when voiced, else None.
