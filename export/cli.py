@@ -4,23 +4,26 @@ int8 versions of the nets, and a verification report.
 For each model of the run folder `tonecue-train` wrote:
 
     DIR/<name>.fp32.onnx        every model
-    DIR/<name>.int8.onnx        cnn1d, cnn2d, crnn (calibrated on training windows from --data)
+    DIR/<name>.int8.onnx        the kinds whose record quantizes them: cnn1d, cnn2d, crnn
+                                (calibrated on training windows from --data)
     DIR/verification.md, .json  source vs fp32, fp32 vs int8, in the device's runner, latency
 
---data is the corpus folder the run was trained on. Its windows (cut, gated and featurized the
-training way, from the feature cache when warm) calibrate the int8 nets and are the evaluation
-windows of the report. Without it (and without a usable `data` path recorded in the run), the
-files are converted and checked against their sources on synthetic windows only, and the nets
-get no int8 version: static quantization needs real calibration windows.
+The run folder is read through `tonecue.train.runfolder` (strictly: another format version or a
+missing piece is refused). --data is the corpus folder the run was trained on; without it, the
+corpus recorded in the run's configuration where that folder still exists. Its windows (cut, gated
+and featurized the training way, from the feature cache when warm) calibrate the int8 nets and are
+the evaluation windows of the report. Without a corpus the files are converted and checked against
+their sources on synthetic windows only, and the nets get no int8 version: static quantization
+needs real calibration windows.
 
-Exit codes: 0 all verified, 1 a target was missed (the files and report are still written),
-2 bad arguments or an unusable run folder.
+Exit codes: 0 all verified, 1 a target was missed (the files and report are still written), else
+the status `tonecue.edge.errors.exit_status` gives the error (2 for bad arguments, an unusable run
+folder or corpus).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
@@ -30,14 +33,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .convert import (
-    INPUT_KINDS,
-    RunFolder,
-    RunFolderError,
-    convert,
-    load_run,
-    source_input,
-)
+from tonecue.edge.errors import TonecueError, exit_status
+from tonecue.train import models as registry
+from tonecue.train.runfolder import RunFolder, RunFolderError, load_run
+
+from .convert import contract_for, convert, metrics_for, source_input
 
 __all__ = ["export_run", "main"]
 
@@ -47,42 +47,12 @@ log = logging.getLogger("tonecue.export")
 # ------------------------------------------------------------------------------------ windows
 
 
-def _label_map(run: RunFolder):
-    from tonecue.train.corpus import DEFAULT, LabelMap
-
-    recorded = run.results.get("data", {}).get("label_map") if isinstance(run.results.get("data"), dict) else None
-    if isinstance(recorded, dict) and "mapping" in recorded:
-        label_map = LabelMap.from_dict(recorded)
-        if tuple(label_map.classes) != tuple(run.labels):
-            raise RunFolderError(f"{run.path}: results.json's label map has classes {label_map.classes}, labels.json {run.labels}")
-        return label_map
-    labels_file = run.path / "labels.json"
-    try:
-        data = json.loads(labels_file.read_text())
-    except (OSError, json.JSONDecodeError):
-        data = None
-    if isinstance(data, dict) and "mapping" in data:
-        return LabelMap.from_dict({k: data[k] for k in ("mapping", "classes") if k in data})
-    if tuple(run.labels) == DEFAULT.classes:
-        return DEFAULT
-    if set(run.labels) == set(DEFAULT.classes):
-        return LabelMap({c: c for c in run.labels}, classes=run.labels)
-    raise RunFolderError(
-        f"{labels_file}: classes {list(run.labels)} without an emotion mapping; the corpus cannot be "
-        "labelled the way the run was (labels.json needs {'classes': [...], 'mapping': {...}})"
-    )
-
-
 def _data_dir(run: RunFolder, data: str | Path | None) -> Path | None:
+    """--data, else the corpus the run's configuration names if that folder is still there."""
     if data is not None:
         return Path(data)
-    for source in (run.results, run.results.get("data") if isinstance(run.results.get("data"), dict) else None):
-        if isinstance(source, dict):
-            for key in ("data", "data_dir", "root"):
-                value = source.get(key)
-                if isinstance(value, str) and Path(value).is_dir():
-                    return Path(value)
-    return None
+    recorded = Path(run.config["data"])
+    return recorded if recorded.is_dir() else None
 
 
 def evaluation_windows(
@@ -98,7 +68,7 @@ def evaluation_windows(
     from tonecue.train.corpus import build_index
     from tonecue.train.windows import extract_windows
 
-    index = build_index(data, _label_map(run))
+    index = build_index(data, run.label_map)
     ws = extract_windows(
         index, spec=run.spec, kinds=tuple(kinds), hop_frames=run.hop_frames, gate=run.gate,
         workers=workers, progress=progress, cache_dir=cache,
@@ -134,8 +104,8 @@ def synthetic_windows(run: RunFolder, kinds: Sequence[str], n: int = 64, seed: i
 
 def _uar(run: RunFolder, name: str, protocol: str) -> float | None:
     """Clip-level UAR of `name` under "speaker_grouped" or "random_split" (the run's results)."""
-    value = run.metrics(name).get(protocol, {}).get("clip_uar")
-    return float(value) if isinstance(value, (int, float)) else None
+    value = metrics_for(run, name)[protocol]["clip_uar"]
+    return None if value is None else float(value)
 
 
 # ------------------------------------------------------------------------------------ the export
@@ -158,22 +128,20 @@ def export_run(
     command: str | None = None,
 ) -> dict[str, Any]:
     """Convert, quantize and verify the models of a run; returns the report (also written)."""
+    from tonecue.edge.frontend import KINDS
+
     from . import quantize as q
     from . import verify as v
-    from .convert import model_kind
 
     t_start = time.perf_counter()
     run = load_run(run_dir)
-    aliases = {"tree": "dt", "dt": "tree"}
-    names = list(run.models) if not models else [
-        m if m in run.models or aliases.get(m) not in run.models else aliases[m] for m in models
-    ]
+    names = list(run.models) if not models else [_model_name(m) for m in models]
     unknown = [n for n in names if n not in run.models]
     if unknown:
         raise RunFolderError(f"{run.path}: no model {unknown}; it has {sorted(run.models)}")
     sources = {name: run.load(name) for name in names}
-    kinds = {name: model_kind(model) for name, model in sources.items()}
-    input_kinds = sorted({INPUT_KINDS[k] for k in kinds.values()}, key=["stats", "image", "sequence"].index)
+    kinds = {name: run.kind(name) for name in names}
+    input_kinds = sorted({k.input_kind for k in kinds.values()}, key=KINDS.index)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -203,16 +171,17 @@ def export_run(
     # 1. fp32
     files: list[v.ExportedFile] = []
     for name in names:
-        contract = run.contract(name)
+        contract = contract_for(run, name)
         path = convert(sources[name], contract, out / f"{name}.fp32.onnx")
-        files.append(v.ExportedFile(name, kinds[name], "fp32", path, run.selected_for(name), contract.input_kind))
+        files.append(v.ExportedFile(name, name, "fp32", path, run.selected_for(name), contract.input_kind))
         log.info("wrote %s", path)
 
     # 2. int8
     quant: dict[str, dict[str, Any]] = {}
     for f in list(files):
-        if f.kind in q.NOT_QUANTIZED:
-            quant[f.name] = {"skipped": f"stays fp32 — {q.NOT_QUANTIZED[f.kind]}"}
+        plan = kinds[f.name].quantization
+        if plan.method == "none":
+            quant[f.name] = {"skipped": f"stays fp32 — {plan.description}"}
             continue
         if not quantize:
             quant[f.name] = {"skipped": "--no-int8"}
@@ -228,7 +197,7 @@ def export_run(
             quant[f.name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         files.append(v.ExportedFile(f.name, f.kind, "int8", path, f.selected, f.input_kind))
-        quant[f.name] = {"method": q.QUANTIZATION[f.kind], "calibration_windows": int(len(calibration))}
+        quant[f.name] = {"method": plan.description, "calibration_windows": int(len(calibration))}
         log.info("wrote %s", path)
 
     # 3. verification
@@ -274,7 +243,7 @@ def export_run(
                 f"{f.name}: {r['routed_differently']} windows took another branch in the ONNX tree: float32 "
                 "threshold effects (a feature within one float32 step of a split threshold)."
             )
-        elif f.kind in ("rf", "tree"):
+        elif kinds[f.name].float32_thresholds:
             report["parity_notes"].append(
                 f"{f.name}: no float32 threshold effects (every window took the same branches; the features were cast "
                 "to float32 before fitting, as the ONNX tree compares them)."
@@ -307,6 +276,14 @@ def export_run(
     report["seconds"] = round(time.perf_counter() - t_start, 1)
     v.write_report(report, out)
     return report
+
+
+def _model_name(text: str) -> str:
+    """A --models entry as its kind's one name (aliases such as "tree" accepted)."""
+    try:
+        return registry.resolve(text)
+    except registry.ModelKindError:
+        return text  # not a kind at all: reported with the run's models
 
 
 def _sha256(path: Path) -> str:
@@ -469,16 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
             command=shlex.join(["tonecue-export", *(sys.argv[1:] if argv is None else list(argv))]),
         )
-    except RunFolderError as exc:
+    except TonecueError as exc:
         print(f"tonecue-export: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        from tonecue.train.corpus import CorpusError
-
-        if isinstance(exc, CorpusError):
-            print(f"tonecue-export: {exc}", file=sys.stderr)
-            return 2
-        raise
+        return exit_status(exc)
     print(f"{args.out / 'verification.md'}: {report['verdict'].splitlines()[0]}")
     return 0 if report.get("ok") else 1
 

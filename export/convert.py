@@ -1,15 +1,16 @@
 """Fitted models to ONNX files that carry their contract.
 
-    run = load_run("runs/2024-..")                        # the folder `tonecue-train` wrote
+    run = load_run("runs/2024-..")                        # tonecue.train.runfolder: what tonecue-train wrote
     source = run.load("cnn2d")                            # a ClassicModel or a net
-    contract = run.contract("cnn2d")                      # ModelContract, precision "fp32"
+    contract = contract_for(run, "cnn2d")                 # ModelContract, precision "fp32"
     path = convert(source, contract, "out/cnn2d.fp32.onnx")
 
 Every file has one float32 input named "input" (batch axis dynamic) and one output named
 "probabilities" (batch, n_labels), and the contract in its metadata_props
-(`ModelContract.to_metadata()`), so `tonecue.edge.model.EmotionModel` can load it alone:
+(`ModelContract.to_metadata()`), so `tonecue.edge.model.EmotionModel` can load it alone. What
+route a model takes is its kind's family (`tonecue.train.models`):
 
-* scikit-learn pipelines (rf, svm, tree) go through skl2onnx. Their input is the *selected*
+* classic scikit-learn pipelines (rf, svm, dt) go through skl2onnx. Their input is the *selected*
   statistics (float32, as they were fitted); the device picks those columns itself from the
   contract's `selected_features`. The probabilities come out as a plain tensor (zipmap off); the
   label output is dropped. Opsets are capped (ai.onnx 17, ai.onnx.ml 3; skl2onnx then writes
@@ -26,29 +27,23 @@ import contextlib
 import json
 import logging
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from tonecue.edge.model import PREFIX, ModelContract
-from tonecue.edge.spec import FrontendSpec
-from tonecue.edge.vad import GateSettings
-from tonecue.edge.errors import TonecueError
+from tonecue.train.models import get as kind_of
+from tonecue.train.runfolder import RunFolder, RunFolderError
 
 __all__ = [
-    "CLASSIC_KINDS",
     "INPUT_NAME",
-    "NET_KINDS",
     "OUTPUT_NAME",
     "ONNX_OPSET",
-    "RunFolder",
-    "RunFolderError",
     "classic_to_onnx",
+    "contract_for",
     "convert",
-    "input_kind_of",
-    "load_run",
+    "metrics_for",
     "model_kind",
     "net_to_onnx",
     "read_metadata",
@@ -62,38 +57,20 @@ ONNX_OPSET = 18
 #: Highest opsets of the scikit-learn conversions (TreeEnsembleClassifier, SVMClassifier of ai.onnx.ml).
 SKLEARN_OPSETS = {"": 17, "ai.onnx.ml": 3}
 
-CLASSIC_KINDS = ("rf", "svm", "tree")
-NET_KINDS = ("cnn1d", "cnn2d", "crnn")
-#: The frontend output each model kind reads.
-INPUT_KINDS = {"rf": "stats", "svm": "stats", "tree": "stats", "cnn1d": "stats", "cnn2d": "image", "crnn": "sequence"}
-
-_MODEL_SUFFIXES = {".joblib": "classic", ".pkl": "classic", ".pt": "net", ".pth": "net"}
-
 log = logging.getLogger(__name__)
-
-
-class RunFolderError(TonecueError, ValueError):
-    """A run folder that lacks a piece the export needs, or holds one it cannot read."""
 
 
 # ------------------------------------------------------------------------------------ sources
 
 
 def model_kind(model: Any) -> str:
-    """"rf", "svm", "tree", "cnn1d", "cnn2d" or "crnn" for a ClassicModel or a net."""
+    """The registry name of a ClassicModel's or a net's kind ("rf", "dt", "cnn2d", ...)."""
     from tonecue.train.classic import ClassicModel
 
-    if isinstance(model, ClassicModel):
-        return model.name
-    kind = getattr(model, "kind", None)
-    if kind in NET_KINDS:
-        return kind
-    raise TypeError(f"not a tonecue model: {type(model).__name__}")
-
-
-def input_kind_of(model: Any) -> str:
-    """The frontend output ("stats", "image", "sequence") a model reads."""
-    return INPUT_KINDS[model_kind(model)]
+    name = model.name if isinstance(model, ClassicModel) else getattr(model, "kind", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"not a tonecue model: {type(model).__name__}")
+    return kind_of(name).name
 
 
 def source_proba(model: Any, features: np.ndarray, selected: Sequence[int] | None = None, batch_size: int = 512) -> np.ndarray:
@@ -106,7 +83,7 @@ def source_proba(model: Any, features: np.ndarray, selected: Sequence[int] | Non
         return np.asarray(model.predict_proba(features), dtype=np.float64)
     from tonecue.train.nets import predict_proba
 
-    inputs = source_input(features, selected if model_kind(model) == "cnn1d" else None)
+    inputs = source_input(features, selected if kind_of(model_kind(model)).reads_selection else None)
     return predict_proba(model, inputs, batch_size=batch_size).astype(np.float64)
 
 
@@ -267,14 +244,14 @@ def convert(model: Any, contract: ModelContract, path: str | Path) -> Path:
     """Export a ClassicModel or a net to `path` as one ONNX file with `contract` in its metadata."""
     import onnx
 
-    kind = model_kind(model)
-    if INPUT_KINDS[kind] != contract.input_kind:
-        raise ValueError(f"{kind} reads {INPUT_KINDS[kind]!r} but the contract says {contract.input_kind!r}")
-    onx = classic_to_onnx(model) if kind in CLASSIC_KINDS else net_to_onnx(model)
+    kind = kind_of(model_kind(model))
+    if kind.input_kind != contract.input_kind:
+        raise ValueError(f"{kind.name} reads {kind.input_kind!r} but the contract says {contract.input_kind!r}")
+    onx = classic_to_onnx(model) if kind.family == "classic" else net_to_onnx(model)
     width = onx.graph.input[0].type.tensor_type.shape.dim
     graph_shape = tuple(d.dim_value for d in list(width)[1:])
     if graph_shape != contract.input_shape:
-        raise ValueError(f"{kind}: the graph takes {graph_shape}, the contract promises {contract.input_shape}")
+        raise ValueError(f"{kind.name}: the graph takes {graph_shape}, the contract promises {contract.input_shape}")
     onx.doc_string = f"tonecue {contract.model_name} ({contract.precision}); contract in metadata_props {PREFIX}*"
     onx.producer_name = "tonecue.export"
     strip(onx)
@@ -285,302 +262,88 @@ def convert(model: Any, contract: ModelContract, path: str | Path) -> Path:
     return path
 
 
-# ---------------------------------------------------------------------------------- run folder
+# ---------------------------------------------------------------------------------- contract
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunFolderError(f"{path.parent}: {path.name} is missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunFolderError(f"{path}: cannot read it ({exc})") from None
-
-
-@dataclass
-class RunFolder:
-    """What `tonecue-train` wrote, read back for the export.
-
-    spec, gate, hop_frames, labels: the frontend, gate and classes the models were trained with.
-    selected: names of the statistics featurewiz kept (the stats models read these, in order).
-    results: results.json as written (the measured metrics that go into each contract).
-    models: {name: file} of every fitted final model (classic: joblib, nets: torch).
-    """
-
-    path: Path
-    spec: FrontendSpec
-    gate: GateSettings
-    hop_frames: int
-    labels: tuple[str, ...]
-    selected: list[str] | None
-    results: dict[str, Any]
-    models: dict[str, Path]
-    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def selected_indices(self) -> tuple[int, ...] | None:
-        if self.selected is None:
-            return None
-        names = self.spec.stats_feature_names()
-        position = {n: i for i, n in enumerate(names)}
-        unknown = [s for s in self.selected if s not in position]
-        if unknown:
-            raise RunFolderError(f"{self.path}: selected features not in the statistics vector: {unknown}")
-        return tuple(position[s] for s in self.selected)
-
-    def load(self, name: str) -> Any:
-        """The fitted model called `name` (loaded once)."""
-        if name not in self.models:
-            raise RunFolderError(f"{self.path}: no model {name!r}; it has {sorted(self.models)}")
-        if name not in self._loaded:
-            path = self.models[name]
-            try:
-                if _MODEL_SUFFIXES[path.suffix] == "classic":
-                    from tonecue.train.classic import load_classic
-
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # "saved with scikit-learn x" is checked below
-                        model = load_classic(path)
-                else:
-                    from tonecue.train.nets import load_net
-
-                    model = load_net(path)
-            except Exception as exc:
-                raise RunFolderError(f"{path}: cannot load it ({type(exc).__name__}: {exc})") from None
-            self._check(name, model)
-            self._loaded[name] = model
-        return self._loaded[name]
-
-    def _check(self, name: str, model: Any) -> None:
-        kind = model_kind(model)
-        n_classes = model.n_classes
-        if n_classes != len(self.labels):
-            raise RunFolderError(f"{self.path}: {name} has {n_classes} classes, labels.json {len(self.labels)}")
-        if kind in CLASSIC_KINDS:
-            if list(model.feature_names) != self.spec.stats_feature_names():
-                raise RunFolderError(f"{self.path}: {name} was fitted on a statistics vector other than spec.json's")
-        elif kind == "cnn1d":
-            k = self.selected_indices
-            if k is None or model.input_shape != (len(k),):
-                raise RunFolderError(
-                    f"{self.path}: cnn1d reads {model.input_shape} values but selected_features.json "
-                    f"lists {None if k is None else len(k)}"
-                )
-        else:
-            expected = frontend_shape(self.spec, INPUT_KINDS[kind])
-            if model.input_shape != expected:
-                raise RunFolderError(f"{self.path}: {name} reads {model.input_shape}, the spec makes {expected}")
-
-    def selected_for(self, name: str) -> tuple[int, ...] | None:
-        """Indices into the statistics vector that the model reads (None: image or sequence)."""
-        model = self._loaded.get(name)
-        if model is not None and model_kind(model) in CLASSIC_KINDS:
-            return tuple(int(i) for i in model.indices)
-        if INPUT_KINDS.get(self.kind_of(name)) != "stats":
-            return None
-        return self.selected_indices
-
-    def kind_of(self, name: str) -> str:
-        return model_kind(self.load(name))
-
-    def metrics(self, name: str) -> dict[str, Any]:
-        """The measured metrics of `name` from results.json (whatever shape the trainer gave them)."""
-        return _metrics_for(self.results, name)
-
-    def contract(self, name: str, precision: str = "fp32", **extra: Any) -> ModelContract:
-        model = self.load(name)
-        kind = model_kind(model)
-        training = {
-            "run": self.name,
-            "kind": kind,
-            "data": _data_summary(self.results),
-            "metrics": self.metrics(name),
-            **extra,
-        }
-        return ModelContract(
-            spec=self.spec,
-            gate=self.gate,
-            labels=self.labels,
-            input_kind=INPUT_KINDS[kind],
-            selected_features=self.selected_for(name),
-            hop_frames=self.hop_frames,
-            model_name=name,
-            precision=precision,
-            training=_jsonable(training),
-        )
-
-
-def frontend_shape(spec: FrontendSpec, kind: str) -> tuple[int, ...]:
-    from tonecue.edge.frontend import frontend_for
-
-    return frontend_for(spec).output_shape(kind)
+def contract_for(run: RunFolder, name: str, precision: str = "fp32", **extra: Any) -> ModelContract:
+    """The contract of the model `name` of a run: its frontend, gate, labels, input and selection,
+    hop, and under `training` the run, its data, its hyperparameters and its measured metrics."""
+    kind = run.kind(name)
+    training = {
+        "run": run.name,
+        "kind": kind.name,
+        "data": _data_summary(run),
+        "hyperparameters": run.config["hyperparameters"][name],
+        "metrics": metrics_for(run, name),
+        **extra,
+    }
+    return ModelContract(
+        spec=run.spec,
+        gate=run.gate,
+        labels=run.labels,
+        input_kind=kind.input_kind,
+        selected_features=run.selected_for(name),
+        hop_frames=run.hop_frames,
+        model_name=name,
+        precision=precision,
+        training=_jsonable(training),
+    )
 
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _pick(node: Any, *path: str) -> Any:
-    for step in path:
-        node = node.get(step) if isinstance(node, dict) else None
-    return node
-
-
-def _protocol_metrics(entry: Any, folds: bool) -> dict[str, Any]:
+def _protocol_metrics(entry: dict[str, Any], folds: bool) -> dict[str, Any]:
     """The headline numbers of one protocol's entry of results.json (clip and window level)."""
     out: dict[str, Any] = {}
     for level in ("clip", "window"):
-        overall = _pick(entry, level, "overall")
-        if isinstance(overall, dict):
-            for key in ("uar", "accuracy", "macro_f1"):
-                if isinstance(overall.get(key), (int, float)):
-                    out[f"{level}_{key}"] = overall[key]
-    per_corpus = _pick(entry, "clip", "per_corpus")
-    if isinstance(per_corpus, dict):
-        out["per_corpus_clip_uar"] = {c: m.get("uar") for c, m in per_corpus.items() if isinstance(m, dict)}
-        out["per_corpus_clip_accuracy"] = {c: m.get("accuracy") for c, m in per_corpus.items() if isinstance(m, dict)}
+        overall = entry[level]["overall"]
+        for key in ("uar", "accuracy", "macro_f1"):
+            out[f"{level}_{key}"] = overall[key]
+    per_corpus = entry["clip"]["per_corpus"]
+    out["per_corpus_clip_uar"] = {c: m["uar"] for c, m in per_corpus.items()}
+    out["per_corpus_clip_accuracy"] = {c: m["accuracy"] for c, m in per_corpus.items()}
     if folds:
-        fold = _pick(entry, "per_fold_uar", "clip")
-        if isinstance(fold, dict):
-            out["fold_clip_uar_mean"] = fold.get("mean")
-            out["fold_clip_uar_std"] = fold.get("std")
+        out["fold_clip_uar_mean"] = entry["per_fold_uar"]["clip"]["mean"]
+        out["fold_clip_uar_std"] = entry["per_fold_uar"]["clip"]["std"]
     return out
 
 
-def _metrics_for(results: dict[str, Any], name: str) -> dict[str, Any]:
-    """The measured metrics of `name` from results.json as `tonecue-train` writes it
-    (protocols.speaker / protocols.random / final); empty where the run has none."""
-    out: dict[str, Any] = {}
-    speaker = _pick(results, "protocols", "speaker", "models", name)
-    if isinstance(speaker, dict):
-        out["speaker_grouped"] = _protocol_metrics(speaker, folds=True)
-        n_folds = _pick(results, "settings", "folds")
-        if n_folds is not None:
-            out["speaker_grouped"]["folds"] = n_folds
-    random = _pick(results, "protocols", "random", "models", name)
-    if isinstance(random, dict):
-        out["random_split"] = _protocol_metrics(random, folds=False)
-    final = _pick(results, "final", "models", name)
-    if isinstance(final, dict):
-        out["final_fit"] = {k: v for k, v in final.items() if k != "file"}
-    if results.get("quick"):
+def metrics_for(run: RunFolder, name: str) -> dict[str, Any]:
+    """The measured metrics of the model `name` from the run's results.json: speaker-grouped and
+    random-split headline numbers and the final fit's record."""
+    run.kind(name)
+    results = run.results
+    try:
+        out = {
+            "speaker_grouped": {**_protocol_metrics(results["protocols"]["speaker"]["models"][name], folds=True),
+                                "folds": results["config"]["folds"]},
+            "random_split": _protocol_metrics(results["protocols"]["random"]["models"][name], folds=False),
+            "final_fit": {k: v for k, v in results["final"]["models"][name].items() if k != "file"},
+        }
+        quick = results["quick"]
+    except (KeyError, TypeError) as exc:
+        raise RunFolderError(
+            f"{run.path / 'results.json'}: no metrics of {name} where tonecue-train writes them (missing {exc})"
+        ) from None
+    if quick:
         out["quick_run"] = True
     return out
 
 
-def _data_summary(results: dict[str, Any]) -> dict[str, Any]:
+def _data_summary(run: RunFolder) -> dict[str, Any]:
     """A compact account of the training data for the contract (no host paths, no file lists)."""
-    data = results.get("data")
-    if not isinstance(data, dict):
-        return {}
-    keep = ("clips", "speakers", "windows", "seconds_audio", "windows_per_class", "label_map")
-    summary: dict[str, Any] = {k: data[k] for k in keep if k in data}
-    if isinstance(data.get("root"), str):
-        summary["folder"] = Path(data["root"]).name
-    corpora = data.get("corpora")
-    if isinstance(corpora, dict):
-        summary["corpora"] = {
-            c: {k: v for k, v in d.items() if k in ("clips", "speakers", "windows", "clips_per_class")}
-            for c, d in corpora.items()
-            if isinstance(d, dict)
-        }
-    if isinstance(data.get("clips_skipped"), list):
-        summary["clips_skipped"] = len(data["clips_skipped"])
-    window = _pick(results, "settings", "window_seconds")
-    if window is not None:
-        summary["window_seconds"] = window
-    return summary
-
-
-def _find_model_files(run_dir: Path) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for folder in (run_dir, run_dir / "models"):
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix in _MODEL_SUFFIXES:
-                found.setdefault(path.stem, path)
-    return found
-
-
-def _labels(data: Any, path: Path) -> tuple[str, ...]:
-    if isinstance(data, dict):
-        data = data.get("classes", data.get("labels"))
-    if not (isinstance(data, list) and data and all(isinstance(x, str) and x for x in data)):
-        raise RunFolderError(f"{path}: labels.json must list the class names (or hold {{'classes': [...]}})")
-    return tuple(data)
-
-
-def _selected(data: Any, path: Path, spec: FrontendSpec) -> list[str] | None:
-    if isinstance(data, dict):
-        names = data.get("feature_names")
-        if names is not None and list(names) != spec.stats_feature_names():
-            raise RunFolderError(f"{path}: its feature_names are not the statistics vector of spec.json")
-        data = data.get("selected", data.get("names", data.get("features")))
-    if data is None:
-        return None
-    if not (isinstance(data, list) and all(isinstance(x, str) for x in data)):
-        raise RunFolderError(f"{path}: selected_features.json must list feature names")
-    return list(data)
-
-
-def _hop_frames(*sources: Any) -> int:
-    from tonecue.train.windows import DEFAULT_HOP_FRAMES
-
-    for source in sources:
-        if isinstance(source, dict):
-            for key in ("hop_frames", "window_hop_frames"):
-                if isinstance(source.get(key), int):
-                    return source[key]
-            for inner in ("windows", "config", "settings"):
-                if isinstance(source.get(inner), dict) and isinstance(source[inner].get("hop_frames"), int):
-                    return source[inner]["hop_frames"]
-    return DEFAULT_HOP_FRAMES
-
-
-def load_run(path: str | Path) -> RunFolder:
-    """Read a `tonecue-train` run folder; RunFolderError says what is missing or unreadable."""
-    from tonecue.edge.spec import SpecError
-
-    run_dir = Path(path)
-    if not run_dir.is_dir():
-        raise RunFolderError(f"{run_dir}: not a folder (give the run folder tonecue-train wrote)")
-    missing = [n for n in ("spec.json", "gate.json", "labels.json") if not (run_dir / n).is_file()]
-    models = _find_model_files(run_dir)
-    if not models:
-        missing.append("fitted models (*.joblib, *.pt)")
-    if missing:
-        raise RunFolderError(
-            f"{run_dir}: not a complete run folder, missing {', '.join(missing)} "
-            "(tonecue-train --data DIR --out RUN_DIR writes them)"
-        )
-    spec_data = _read_json(run_dir / "spec.json")
-    gate_data = _read_json(run_dir / "gate.json")
     try:
-        spec = FrontendSpec.from_dict(spec_data.get("spec", spec_data) if isinstance(spec_data, dict) else spec_data)
-        gate = GateSettings.from_dict(gate_data.get("gate", gate_data) if isinstance(gate_data, dict) else gate_data)
-    except (SpecError, ValueError, TypeError, AttributeError) as exc:
-        raise RunFolderError(f"{run_dir}: spec.json or gate.json cannot be read: {exc}") from None
-    labels = _labels(_read_json(run_dir / "labels.json"), run_dir / "labels.json")
-    selected_path = run_dir / "selected_features.json"
-    selected = _selected(_read_json(selected_path), selected_path, spec) if selected_path.is_file() else None
-    results_path = run_dir / "results.json"
-    results = _read_json(results_path) if results_path.is_file() else {}
-    if not isinstance(results, dict):
-        results = {"results": results}
-    if isinstance(gate_data, dict):
-        gate_data = {k: v for k, v in gate_data.items() if k != "gate"}
-    return RunFolder(
-        path=run_dir,
-        spec=spec,
-        gate=gate,
-        hop_frames=_hop_frames(spec_data, gate_data, results),
-        labels=labels,
-        selected=selected,
-        results=results,
-        models=models,
-    )
+        data = run.results["data"]
+        summary: dict[str, Any] = {k: data[k] for k in ("clips", "speakers", "windows", "seconds_audio", "windows_per_class")}
+        summary["label_map"] = run.label_map.to_dict()
+        summary["folder"] = Path(data["root"]).name
+        summary["corpora"] = {
+            c: {k: d[k] for k in ("clips", "speakers", "windows", "clips_per_class")} for c, d in data["corpora"].items()
+        }
+        summary["clips_skipped"] = len(data["clips_skipped"])
+    except (KeyError, TypeError) as exc:
+        raise RunFolderError(f"{run.path / 'results.json'}: its data summary lacks {exc}") from None
+    summary["window_seconds"] = round(run.spec.window_seconds, 4)
+    return summary

@@ -1,6 +1,7 @@
 """int8 versions of the exported nets, where int8 helps; the contract carried over.
 
-What each model kind gets (onnxruntime 1.32, CPU execution provider):
+What each model kind gets is its registry record's `quantization` (`tonecue.train.models`); for
+the seed's six (onnxruntime 1.32, CPU execution provider):
 
 | kind  | int8                                                                               |
 |-------|------------------------------------------------------------------------------------|
@@ -9,7 +10,7 @@ What each model kind gets (onnxruntime 1.32, CPU execution provider):
 | cnn2d | static QDQ: Conv and Gemm, int8 weights per output channel, int8 activations         |
 | crnn  | static QDQ for its Conv layers and classifier, then dynamic int8 for the LSTM        |
 |       | (DynamicQuantizeLSTM: int8 weights, activations quantized per call)                  |
-| rf, tree, svm | none: stay fp32 (see NOT_QUANTIZED)                                          |
+| rf, dt, svm | none: stay fp32 (the records say why)                                         |
 
 Static quantization needs calibration inputs: windows drawn from the training set, featurized
 like every other window (`calibration_inputs` picks a class-balanced, seeded sample). The
@@ -42,45 +43,17 @@ from typing import Any
 
 import numpy as np
 
+from tonecue.edge.errors import TonecueError
 from tonecue.edge.model import ModelContract
+from tonecue.train.models import ModelKindError, get
 
 from .convert import INPUT_NAME, read_contract, set_contract, strip
-from tonecue.edge.errors import TonecueError
 
 __all__ = [
-    "NOT_QUANTIZED",
-    "QUANTIZATION",
     "QuantizationError",
     "calibration_inputs",
     "quantize",
 ]
-
-#: How each net is quantized (see the module docstring).
-QUANTIZATION = {
-    "cnn1d": "static QDQ (Gemm; per-channel int8 weights, int8 activations; the small Conv stays float)",
-    "cnn2d": "static QDQ (Conv, Gemm; per-channel int8 weights, int8 activations)",
-    "crnn": "static QDQ (Conv, Gemm) + dynamic int8 LSTM (DynamicQuantizeLSTM)",
-}
-
-#: Why the classic models stay fp32.
-NOT_QUANTIZED = {
-    "rf": (
-        "tree ensemble: skl2onnx writes an ai.onnx.ml TreeEnsembleClassifier, whose thresholds and "
-        "leaf values are attributes, not tensors; onnxruntime's quantizers have no int8 form of it "
-        "(and a tree compares, it does no multiply-adds for int8 to speed up)"
-    ),
-    "tree": (
-        "decision tree: the same TreeEnsembleClassifier as the forest, not quantizable, and already "
-        "tiny and fast"
-    ),
-    "svm": (
-        "SVMClassifier (ai.onnx.ml): support vectors and coefficients are attributes of one "
-        "operator with no int8 kernel in onnxruntime; the quantizers leave it untouched"
-    ),
-}
-
-_STATIC_OPS = {"cnn1d": ["Gemm", "MatMul"], "cnn2d": ["Conv", "Gemm", "MatMul"], "crnn": ["Conv", "Gemm", "MatMul"]}
-_DYNAMIC_OPS = {"crnn": ["LSTM"]}
 
 
 class QuantizationError(TonecueError, RuntimeError):
@@ -132,7 +105,8 @@ def quantize(
     per_channel: bool = True,
     extra_training: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the int8 version of the fp32 file `fp32_path` (a net of `kind`) to `out_path`.
+    """Write the int8 version of the fp32 file `fp32_path` (a model of `kind`) to `out_path`, as
+    the kind's record says (static QDQ of its static ops, dynamic int8 of its dynamic ops).
 
     calibration: model inputs (n, *input_shape) float32 from the training set, as the graph takes
     them (the selected statistics for cnn1d). The file's contract is carried over with precision
@@ -141,18 +115,22 @@ def quantize(
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    if kind not in QUANTIZATION:
-        reason = NOT_QUANTIZED.get(kind, "unknown model kind")
-        raise QuantizationError(f"{kind} is not quantized: {reason}")
-    if calibration is None or len(calibration) == 0:
-        raise QuantizationError(f"{kind}: static quantization needs calibration windows from the training set")
+    try:
+        plan = get(kind).quantization
+    except ModelKindError as exc:
+        raise QuantizationError(f"{kind} is not quantized: {exc}") from None
+    if plan.method == "none":
+        raise QuantizationError(f"{kind} is not quantized: {plan.description}")
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     contract = read_contract(fp32_path)
-    calibration = np.ascontiguousarray(calibration, dtype=np.float32)
-    if calibration.shape[1:] != contract.input_shape:
-        raise QuantizationError(
-            f"{kind}: calibration inputs have shape {calibration.shape[1:]}, the model takes {contract.input_shape}"
-        )
+    if plan.static_ops:
+        if calibration is None or len(calibration) == 0:
+            raise QuantizationError(f"{kind}: static quantization needs calibration windows from the training set")
+        calibration = np.ascontiguousarray(calibration, dtype=np.float32)
+        if calibration.shape[1:] != contract.input_shape:
+            raise QuantizationError(
+                f"{kind}: calibration inputs have shape {calibration.shape[1:]}, the model takes {contract.input_shape}"
+            )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tonecue-quant-") as tmp:
         tmp = Path(tmp)
@@ -161,48 +139,49 @@ def quantize(
         # weights the exporter builds with Slice/Concat), as onnxruntime recommends first.
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=False)
         source = pre
-        if kind in _DYNAMIC_OPS:
+        if plan.dynamic_ops:
             # The LSTM first: quantize_dynamic takes a model with QuantizeLinear nodes for one
             # that is already quantized, while quantize_static runs DynamicQuantizeLSTM happily.
             source = tmp / "dynamic.onnx"
             quantize_dynamic(
                 str(pre),
                 str(source),
-                op_types_to_quantize=list(_DYNAMIC_OPS[kind]),
+                op_types_to_quantize=list(plan.dynamic_ops),
                 weight_type=QuantType.QInt8,
                 per_channel=False,
             )
-        result = tmp / "static.onnx"
-        quantize_static(
-            str(source),
-            str(result),
-            _Reader(calibration),
-            quant_format=QuantFormat.QDQ,
-            per_channel=per_channel,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=list(_STATIC_OPS[kind]),
-            # The classifier's logits stay float: a per-tensor int8 grid over their whole range
-            # moves the probabilities by several hundredths and flips close calls.
-            extra_options={"OpTypesToExcludeOutputQuantization": ["Gemm", "MatMul"]},
-        )
-        _finish(result, out_path, contract, kind, len(calibration), extra_training)
+        result = source
+        if plan.static_ops:
+            result = tmp / "static.onnx"
+            quantize_static(
+                str(source),
+                str(result),
+                _Reader(calibration),
+                quant_format=QuantFormat.QDQ,
+                per_channel=per_channel,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=list(plan.static_ops),
+                # The classifier's logits stay float: a per-tensor int8 grid over their whole range
+                # moves the probabilities by several hundredths and flips close calls.
+                extra_options={"OpTypesToExcludeOutputQuantization": ["Gemm", "MatMul"]},
+            )
+        method = {"method": plan.description}
+        if plan.static_ops:
+            method |= {"calibration_windows": int(len(calibration)),
+                       "calibration": "min/max over a class-balanced, seeded sample of training windows"}
+        _finish(result, out_path, contract, {**method, **(extra_training or {})})
     return out_path
 
 
-def _finish(source: Path, out_path: Path, contract: ModelContract, kind: str, n_calibration: int, extra) -> None:
+def _finish(source: Path, out_path: Path, contract: ModelContract, quantization: dict[str, Any]) -> None:
     import dataclasses
 
     import onnx
 
     model = onnx.load(str(source))
     training = dict(contract.training)
-    training["quantization"] = {
-        "method": QUANTIZATION[kind],
-        "calibration_windows": int(n_calibration),
-        "calibration": "min/max over a class-balanced, seeded sample of training windows",
-        **(extra or {}),
-    }
+    training["quantization"] = quantization
     int8 = dataclasses.replace(contract, precision="int8", training=training)
     strip(model)
     set_contract(model, int8)

@@ -1,4 +1,5 @@
-"""The seed's classic models: featurewiz selection, then a random forest, an SVM or a decision tree.
+"""The classic models: featurewiz selection, then a scikit-learn classifier (the seed's random
+forest, SVM and decision tree, or any classic kind of `tonecue.train.models`).
 
 The seed averaged librosa statistics over each clip (50 MFCC means, 50 mel-band means, LPC order
 12, mean RMS, mean zero-crossing rate), let featurewiz pick a "minimum optimal" subset, and fitted
@@ -6,15 +7,16 @@ three scikit-learn classifiers on it. Here the same happens per window, on the s
 `FrontendSpec().stats_feature_names()` describes:
 
     selected = select_features(X_train, y_train, names)           # featurewiz: SULOV + XGBoost
-    model = fit_classic("rf", X_train, y_train, names, selected)  # or "svm", "tree"
+    model = fit_classic("rf", X_train, y_train, names, selected)  # or "svm", "dt"
     proba = model.predict_proba(X_full)                           # it picks its own columns
     save_classic(model, "rf.joblib"); model = load_classic("rf.joblib")
 
-Every model is a scikit-learn `Pipeline` so that skl2onnx can export it whole. Features are cast
-to float32 before fitting: the ONNX tree ensembles compare float32 inputs, so the thresholds should
-be learnt on the same values. Only the SVM gets a `StandardScaler` (its RBF kernel needs features
-of similar scale); trees are invariant to it, and a scaler in front of a tree only adds rounding
-that a float32 export may reproduce one ulp differently next to a split threshold.
+Every model is a scikit-learn `Pipeline` so that skl2onnx can export it whole; its classifier and
+hyperparameters come from the kind's registry record. Features are cast to float32 before fitting:
+the ONNX tree ensembles compare float32 inputs, so the thresholds should be learnt on the same
+values. Only the SVM gets a `StandardScaler` (its RBF kernel needs features of similar scale);
+trees are invariant to it, and a scaler in front of a tree only adds rounding that a float32 export
+may reproduce one ulp differently next to a split threshold.
 
 featurewiz 0.6.1 is a difficult guest, so `select_features` keeps it at arm's length:
 
@@ -41,23 +43,22 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
 from tonecue.edge.errors import TonecueError
+from tonecue.train.models import ModelKindError, get as get_kind
 
 __all__ = [
-    "CLASSIC_MODELS",
     "ClassicModel",
     "FeatureSelectionError",
     "fit_classic",
     "load_classic",
+    "classic_kind",
     "make_classic_pipeline",
     "save_classic",
     "select_features",
 ]
 
 log = logging.getLogger(__name__)
-
-#: The classic models by name, as the seed trained them.
-CLASSIC_MODELS = ("rf", "svm", "tree")
 
 _SAVE_FORMAT = 1
 _TARGET = "tonecue_target"
@@ -247,6 +248,14 @@ def _tail(text: str, lines: int = 25) -> str:
 # ------------------------------------------------------------------------------------ models
 
 
+def classic_kind(name: str):
+    """The registry record of a classic model kind (`tonecue.train.models`)."""
+    kind = get_kind(name)
+    if kind.family != "classic":
+        raise ModelKindError(f"{name!r} is a {kind.family}, not a classic model")
+    return kind
+
+
 def make_classic_pipeline(
     name: str,
     seed: int = 0,
@@ -256,31 +265,25 @@ def make_classic_pipeline(
     n_jobs: int | None = None,
     **params: Any,
 ):
-    """An unfitted Pipeline for "rf", "svm" or "tree"; `params` override the classifier's.
+    """An unfitted Pipeline for a classic kind ("rf", "svm", "dt", ...); `params` override the
+    classifier's hyperparameters (the record's `params`), all seeded with `random_state=seed`.
 
-    scale: put a StandardScaler first (default: only for the SVM).
-    Defaults: RF 200 trees; SVC rbf with probability=True (Platt scaling, internally 5-fold);
-    a fully grown decision tree. All seeded.
+    scale: put a StandardScaler first (default: the record's `scale`, only the SVM's).
+    n_jobs: for kinds whose classifier takes it (the forest).
     """
-    from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-    from sklearn.tree import DecisionTreeClassifier
 
-    if name == "rf":
-        clf = RandomForestClassifier(
-            **{"n_estimators": 200, "random_state": seed, "class_weight": class_weight, "n_jobs": n_jobs, **params}
-        )
-    elif name == "svm":
-        clf = SVC(**{"kernel": "rbf", "probability": True, "random_state": seed, "class_weight": class_weight, **params})
-    elif name == "tree":
-        clf = DecisionTreeClassifier(**{"random_state": seed, "class_weight": class_weight, **params})
-    else:
-        raise ValueError(f"unknown classic model {name!r}; choose one of {CLASSIC_MODELS}")
-    if scale is None:
-        scale = name == "svm"
-    steps = [("scale", StandardScaler())] if scale else []
+    kind = classic_kind(name)
+    overrides = dict(params)
+    if class_weight is not None:
+        overrides["class_weight"] = class_weight
+    if n_jobs is not None:
+        if not kind.n_jobs:
+            raise ValueError(f"{name} takes no n_jobs")
+        overrides["n_jobs"] = n_jobs
+    clf = kind.builder(**{"random_state": seed, **kind.params, **overrides})
+    steps = [("scale", StandardScaler())] if (kind.scale if scale is None else scale) else []
     return Pipeline(steps + [("clf", clf)])
 
 
@@ -288,7 +291,7 @@ def make_classic_pipeline(
 class ClassicModel:
     """A fitted pipeline with the columns of the full statistics vector it reads.
 
-    name: "rf", "svm" or "tree".
+    name: its model kind ("rf", "svm", "dt", ...).
     pipeline: the scikit-learn Pipeline, fitted on float32 selected columns.
     selected: names of the columns it reads, in the order it reads them.
     indices: their positions in the full vector (int64).
@@ -336,13 +339,14 @@ def fit_classic(
     X: Any,
     y: Any,
     feature_names: Sequence[str],
-    selected: Sequence[str],
+    selected: Sequence[str] | None,
     *,
     seed: int = 0,
     n_classes: int | None = None,
     **kwargs: Any,
 ) -> ClassicModel:
-    """Fit "rf", "svm" or "tree" on the `selected` columns of the full statistics vector X.
+    """Fit a classic kind ("rf", "svm", "dt", ...) on the `selected` columns of the full
+    statistics vector X (None: every column, for a kind that does not read the selection).
 
     X: (n, len(feature_names)) statistics; y: class indices 0..n_classes-1, every class present.
     kwargs go to `make_classic_pipeline` (scale, class_weight, n_jobs, classifier parameters).
@@ -350,7 +354,7 @@ def fit_classic(
     X = _as_features(X)
     y, k = _as_labels(y, len(X), n_classes)
     names = _check_names(feature_names, X.shape[1])
-    selected = [str(s) for s in selected]
+    selected = list(names) if selected is None else [str(s) for s in selected]
     if not selected:
         raise ValueError("no selected features")
     position = {n: i for i, n in enumerate(names)}

@@ -5,8 +5,9 @@
     tonecue-train --data DIR --quick          # a smoke run: tiny epochs, numbers mean nothing
 
 Everything happens in `tonecue.train.run.run_training`; this module parses arguments, prints
-progress on stderr and turns a bad folder or bad settings into a message and exit status 2.
-Exit status: 0 done, 1 failure (featurewiz or another error, with its message), 2 bad input.
+progress on stderr and turns an error into its message and the exit status of
+`tonecue.edge.errors.exit_status`: 0 done, 1 a step failed (featurewiz), 2 an unusable corpus
+folder or bad settings, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,21 +22,22 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tonecue.train.run import MODEL_NAMES
+    from tonecue.train import models
 
+    titles = "; ".join(f"{k.name}: {k.title}" for k in models.kinds())
     parser = argparse.ArgumentParser(
         prog="tonecue-train",
         description=(
-            "Train the seed's six models (random forest, SVM, decision tree, 1D CNN, 2D CNN, CNN-BiLSTM) "
-            "on a speech emotion corpus and evaluate them with a random 80/20 clip split (the seed's) and "
-            "speaker-grouped folds (the honest one). Writes a run folder with the final models, the "
-            "frontend spec, labels, selected features, reports, results.md/results.json and confusion plots."
+            f"Train the models ({titles}) on a speech emotion corpus and evaluate them with a random "
+            "80/20 clip split (the seed's) and speaker-grouped folds (the honest one). Writes a run folder "
+            "with the final models, run.json (the training configuration, labels, frontend and selected "
+            "features), results.md/results.json, reports and confusion plots."
         ),
     )
     parser.add_argument("--data", required=True, type=Path,
                         help="corpus folder (the Kaggle speech-emotion-recognition-en layout, or original corpora)")
-    parser.add_argument("--models", default=",".join(MODEL_NAMES),
-                        help=f"comma-separated subset of {','.join(MODEL_NAMES)} (default: all)")
+    parser.add_argument("--models", default="all",
+                        help=f"comma-separated subset of {','.join(models.names())} (default: all)")
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder to create (default: runs/<timestamp>/); must be new or empty")
     parser.add_argument("--folds", type=int, default=5, help="speaker-grouped folds (default: 5)")
@@ -54,16 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    from tonecue.train.classic import FeatureSelectionError
-    from tonecue.train.corpus import CorpusError
-    from tonecue.train.run import RunConfig, RunError, parse_models, run_training
+    from tonecue.edge.errors import TonecueError, exit_status
+    from tonecue.train.run import RunConfig, parse_models, run_training
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    if args.workers is not None and args.workers < 1:
-        say(f"tonecue-train: error: --workers must be at least 1, got {args.workers}")
-        return 2
     cache: object = None
     if args.cache is not None:
         cache = False if args.cache.strip().lower() in ("none", "off", "false", "") else Path(args.cache)
@@ -82,12 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             command=shlex.join(words),
         )
         results = run_training(config, log=say)
-    except (CorpusError, RunError) as err:
+    except TonecueError as err:
         say(f"tonecue-train: error: {err}")
-        return 2
-    except FeatureSelectionError as err:
-        say(f"tonecue-train: featurewiz failed: {err}")
-        return 1
+        return exit_status(err)
     except KeyboardInterrupt:
         say("tonecue-train: interrupted")
         return 130

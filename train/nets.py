@@ -4,6 +4,9 @@
     net, history = fit_net(net, X, y, X_val, y_val, seed=0)   # the seed's recipe for that kind
     proba = predict_proba(net, X_test)
 
+`make_net` builds the net of a kind's registry record (`tonecue.train.models`: its class, its
+hyperparameters) and `fit_net` trains it by the record's recipe.
+
 | kind    | input         | layers (as the seed describes them)                                    |
 |---------|---------------|------------------------------------------------------------------------|
 | `cnn1d` | (n, k)        | the k featurewiz-selected statistics as one channel: Conv1d (kernel 5), |
@@ -44,18 +47,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .evaluate import unweighted_average_recall
 from torch import nn
 
+from .evaluate import unweighted_average_recall
+from .models import ModelKindError, get as get_kind
+
 __all__ = [
-    "NET_KINDS",
-    "RECIPES",
     "Cnn1d",
     "Cnn2d",
     "CnnBiLstm",
     "EpochRecord",
     "History",
-    "Recipe",
     "fit_net",
     "load_net",
     "make_net",
@@ -67,18 +69,18 @@ __all__ = [
     "with_softmax",
 ]
 
-#: The network kinds `make_net` builds.
-NET_KINDS = ("cnn1d", "cnn2d", "crnn")
-
 _STD_FLOOR = 1e-6
-_SAVE_FORMAT = 1
+_SAVE_FORMAT = 2  # 2: every kind's config holds input_shape (1: the 1D CNN's held n_inputs)
 
 
 # ------------------------------------------------------------------------------------ modules
 
 
 class _Net(nn.Module):
-    """What the three nets share: input shape, class count, normalisation buffers, config."""
+    """What the three nets share: input shape, class count, normalisation buffers, config.
+
+    `kind` is the registry name `make_net` built it as (it picks the recipe `fit_net` follows).
+    """
 
     kind: str = ""
 
@@ -123,14 +125,15 @@ class Cnn1d(_Net):
     dropout, flatten, Linear(channels * k, n_classes). Normalisation: per feature.
     """
 
-    kind = "cnn1d"
-
-    def __init__(self, n_inputs: int, n_classes: int, *, channels: int = 64, kernel_size: int = 5, dropout: float = 0.5) -> None:
-        n_inputs = int(n_inputs)
-        super().__init__((n_inputs,), n_classes, (1, n_inputs))
+    def __init__(self, input_shape: Sequence[int], n_classes: int, *, channels: int = 64, kernel_size: int = 5, dropout: float = 0.5) -> None:
+        input_shape = tuple(int(d) for d in input_shape)
+        if len(input_shape) != 1:
+            raise ValueError(f"Cnn1d takes (features,): the number of selected statistics, got {input_shape}")
+        (n_inputs,) = input_shape
+        super().__init__(input_shape, n_classes, (1, n_inputs))
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
-        self._config = {"n_inputs": n_inputs, "n_classes": self.n_classes, "channels": channels, "kernel_size": kernel_size, "dropout": dropout}
+        self._config = {"input_shape": [n_inputs], "n_classes": self.n_classes, "channels": channels, "kernel_size": kernel_size, "dropout": dropout}
         self.conv = nn.Conv1d(1, channels, kernel_size, padding=kernel_size // 2)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(channels * n_inputs, self.n_classes)
@@ -150,7 +153,6 @@ class Cnn2d(_Net):
     Normalisation: per channel and row (each MFCC and each mel band), over windows and frames.
     """
 
-    kind = "cnn2d"
     _norm_reduce = (0, 3)
 
     def __init__(
@@ -199,7 +201,6 @@ class CnnBiLstm(_Net):
     Normalisation: per feature, over windows and frames.
     """
 
-    kind = "crnn"
     _norm_reduce = (0, 1)
 
     def __init__(
@@ -253,27 +254,27 @@ def _flat_size(features: nn.Module, input_shape: tuple[int, ...], name: str) -> 
     return int(out.numel())
 
 
-_NET_CLASSES: dict[str, Callable[..., _Net]] = {"cnn1d": Cnn1d, "cnn2d": Cnn2d, "crnn": CnnBiLstm}
+def net_kind(kind: str):
+    """The registry record of a net kind (`tonecue.train.models`)."""
+    record = get_kind(kind)
+    if record.family != "net":
+        raise ModelKindError(f"{kind!r} is a {record.family} model, not a net")
+    return record
 
 
-def make_net(kind: str, n_inputs_or_shape: int | Sequence[int], n_classes: int, **kwargs: Any) -> _Net:
-    """Build a net: "cnn1d" takes k (the selected statistics), "cnn2d" (2, 20, 50), "crnn" (50, 40).
+def make_net(kind: str, input_shape: int | Sequence[int], n_classes: int, **kwargs: Any) -> _Net:
+    """Build the net of a kind: "cnn1d" takes (k,) (k selected statistics; a bare k will do),
+    "cnn2d" (2, 20, 50), "crnn" (50, 40).
 
-    kwargs go to the class (channels, hidden, dropout, ...).
+    kwargs override the record's hyperparameters (channels, hidden, dropout, ...).
     """
-    if kind not in _NET_CLASSES:
-        raise ValueError(f"unknown net {kind!r}; choose one of {NET_KINDS}")
-    shape = n_inputs_or_shape
-    if kind == "cnn1d":
-        if not isinstance(shape, (int, np.integer)):
-            shape = tuple(shape)
-            if len(shape) != 1:
-                raise ValueError(f"cnn1d takes the number of selected features, got {shape}")
-            shape = shape[0]
-        return Cnn1d(int(shape), n_classes, **kwargs)
-    if isinstance(shape, (int, np.integer)):
-        raise ValueError(f"{kind} takes an input shape tuple, got {shape}")
-    return _NET_CLASSES[kind](tuple(shape), n_classes, **kwargs)
+    record = net_kind(kind)
+    shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+    net = record.builder(shape, n_classes, **{**record.params, **kwargs})
+    if not isinstance(net, _Net):
+        raise TypeError(f"{kind}: its factory built a {type(net).__name__}, not a net of this module")
+    net.kind = record.name
+    return net
 
 
 def probabilities(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -297,26 +298,6 @@ def with_softmax(net: nn.Module) -> nn.Module:
 
 # ---------------------------------------------------------------------------------- training
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """How a kind is trained unless `fit_net` is told otherwise."""
-
-    epochs: int
-    lr: float
-    schedule: str  # "onecycle" (lr is the peak) or "constant"
-    loss: str  # "cross_entropy" or "nll" (on log-softmax: the same value)
-    patience: int | None  # epochs without improvement before stopping; None: never stop early
-    batch_size: int = 64
-
-
-#: The seed's recipes: 2D CNN 20 epochs one-cycle to 1e-3 with NLL; CNN-BiLSTM up to 100 epochs of
-#: Adam and cross-entropy (early stopping makes that affordable); 1D CNN Adam and cross-entropy.
-RECIPES: dict[str, Recipe] = {
-    "cnn1d": Recipe(epochs=100, lr=1e-3, schedule="constant", loss="cross_entropy", patience=15),
-    "cnn2d": Recipe(epochs=20, lr=1e-3, schedule="onecycle", loss="nll", patience=None),
-    "crnn": Recipe(epochs=100, lr=1e-3, schedule="constant", loss="cross_entropy", patience=10),
-}
 
 _SCHEDULES = ("onecycle", "constant")
 _LOSSES = ("cross_entropy", "nll")
@@ -503,8 +484,8 @@ def fit_net(
 ) -> tuple[_Net, History]:
     """Train `model` on (X, y) with Adam; returns it (best weights, on the CPU, in eval mode) and a History.
 
-    Arguments left as None take the kind's `RECIPES` entry (epochs, lr, batch_size, schedule,
-    loss); `patience` defaults to the recipe's too, and None turns early stopping off.
+    Arguments left as None take the recipe of the kind's registry record (epochs, lr, batch_size,
+    schedule, loss); `patience` defaults to the recipe's too, and None turns early stopping off.
 
     X_val, y_val: held-out windows for early stopping and the history; the caller makes them
         speaker-disjoint from the training speakers. With them the best epoch's weights are
@@ -527,7 +508,9 @@ def fit_net(
     """
     if not isinstance(model, _Net):
         raise TypeError(f"fit_net trains the nets of this module, got {type(model).__name__}")
-    recipe = RECIPES[model.kind]
+    if not model.kind:
+        raise TypeError(f"build the {type(model).__name__} with make_net (it names the kind, whose recipe fit_net follows)")
+    recipe = net_kind(model.kind).recipe
     epochs = recipe.epochs if epochs is None else int(epochs)
     lr = recipe.lr if lr is None else float(lr)
     batch_size = recipe.batch_size if batch_size is None else int(batch_size)
@@ -663,14 +646,14 @@ def predict_proba(model: nn.Module, X: Any, batch_size: int = 256, device: str |
 # ----------------------------------------------------------------------------------- storage
 
 
-def save_net(model: _Net, path: str | Path, **extra: Any) -> Path:
-    """Write the net's config and weights (buffers included) with torch.save; `extra` is kept too."""
+def save_net(model: _Net, path: str | Path) -> Path:
+    """Write the net's config and weights (buffers included) with torch.save."""
     if not isinstance(model, _Net):
         raise TypeError(f"expected a net from this module, got {type(model).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"format": _SAVE_FORMAT, "config": model.config, "state_dict": state, "extra": extra}, path)
+    torch.save({"format": _SAVE_FORMAT, "config": model.config, "state_dict": state}, path)
     return path
 
 
@@ -681,7 +664,7 @@ def load_net(path: str | Path) -> _Net:
         raise ValueError(f"{path} is not a tonecue net (format {_SAVE_FORMAT})")
     config = dict(data["config"])
     kind = config.pop("kind")
-    shape = config.pop("n_inputs", None) if kind == "cnn1d" else tuple(config.pop("input_shape"))
+    shape = tuple(config.pop("input_shape"))
     n_classes = config.pop("n_classes")
     net = make_net(kind, shape, n_classes, **config)
     net.load_state_dict(data["state_dict"])

@@ -7,27 +7,27 @@ arguments and reports errors):
 2. the **random** protocol (the seed's 80/20 clip split) and the **speaker** protocol (k
    speaker-grouped folds), see `tonecue.train.evaluate`. In every split, featurewiz selects the
    statistics on the split's TRAINING windows only (a stratified subsample of
-   `featurewiz_rows`), then RF, SVM and DT (`fit_classic`) fit on all training windows, and the
-   1D CNN (selected statistics), 2D CNN (images) and CNN-BiLSTM (sequences) fit on the fit side
-   with early stopping on the validation side; the test windows are predicted and collected.
-   Speaker-fold predictions are pooled out of fold;
+   `featurewiz_rows`), then the classic models (RF, SVM, DT: `fit_classic`) fit on all training
+   windows, and the nets (1D CNN on the selected statistics, 2D CNN on images, CNN-BiLSTM on
+   sequences) fit on the fit side with early stopping on the validation side; the test windows
+   are predicted and collected. Speaker-fold predictions are pooled out of fold;
 3. the **final** fit on all clips (features selected on all of them; the nets stop early on
    speaker-disjoint validation speakers), saved for export;
-4. the run folder: models/, spec.json, gate.json, labels.json, selected_features.json,
-   corpus.json (the index report), windows.json (the extraction report, skipped clips included),
-   results.json, results.md and confusion/*.png.
+4. the run folder (`tonecue.train.runfolder`): run.json (the training configuration, the
+   selected features, the model files), models/, results.json (with the same configuration),
+   results.md, corpus.json (the index report), windows.json (the extraction report, skipped
+   clips included) and confusion/*.png.
 
-The budget (`Budget`) keeps a full run on the 1,593-clip dev corpus well under 20 minutes on two
-CPU cores: featurewiz sees a stratified sample of at most 3,000 training windows per split, and
-the nets' epochs are capped — 1D CNN 40 (patience 8), 2D CNN 20 (the seed's recipe, one-cycle,
-no early stop), CNN-BiLSTM 20 (patience 5) instead of the seed's 100 — always keeping the best
-validation epoch. Every stage is timed and reported.
+What each model is, reads and costs comes from its record in `tonecue.train.models`. The budget
+(`Budget`, from the records' budgets) keeps a full run on the 1,593-clip dev corpus well under 20
+minutes on two CPU cores: featurewiz sees a stratified sample of at most 3,000 training windows per
+split, and the nets' epochs are capped, always keeping the best validation epoch. Every stage is
+timed and reported.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import time
@@ -38,15 +38,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from tonecue.train import evaluate as ev
 from tonecue.edge.errors import TonecueError
+from tonecue.train import evaluate as ev
+from tonecue.train import models as registry
+from tonecue.train import runfolder
+from tonecue.train.runfolder import write_json
 
 __all__ = [
-    "BUDGET",
-    "CLASSIC_NAMES",
-    "MODEL_NAMES",
-    "NET_INPUTS",
-    "QUICK_BUDGET",
     "Budget",
     "RunConfig",
     "RunError",
@@ -55,44 +53,33 @@ __all__ = [
     "run_training",
 ]
 
-#: The six seed models, by their CLI names.
-MODEL_NAMES = ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")
-#: CLI name -> `tonecue.train.classic` name.
-CLASSIC_NAMES = {"rf": "rf", "svm": "svm", "dt": "tree"}
-#: net -> the WindowSet input kind it reads.
-NET_INPUTS = {"cnn1d": "stats", "cnn2d": "image", "crnn": "sequence"}
-_ALIASES = {"tree": "dt", "cnn": "cnn1d", "cnn-bilstm": "crnn", "bilstm": "crnn"}
-
-MODEL_TITLES = {
-    "rf": "random forest",
-    "svm": "SVM (RBF)",
-    "dt": "decision tree",
-    "cnn1d": "1D CNN",
-    "cnn2d": "2D CNN",
-    "crnn": "CNN-BiLSTM",
-}
-
 
 class RunError(TonecueError, ValueError):
     """A run that cannot go ahead with this data or these settings (a clear message, no traceback)."""
 
 
+def _net_budgets(attribute: str) -> dict[str, Any]:
+    return {k.name: getattr(k, attribute) for k in registry.kinds("net")}
+
+
 @dataclass(frozen=True)
 class Budget:
-    """What keeps a run affordable. epochs/patience: per net (None patience: no early stopping)."""
+    """What keeps a run affordable: featurewiz's sample and, per net, its epochs and patience
+    (None: no early stopping). Defaults: the records' budgets (`tonecue.train.models`)."""
 
     featurewiz_rows: int = 3000
-    epochs: dict = field(default_factory=lambda: {"cnn1d": 40, "cnn2d": 20, "crnn": 20})
-    patience: dict = field(default_factory=lambda: {"cnn1d": 8, "cnn2d": None, "crnn": 5})
+    epochs: dict = field(default_factory=lambda: {n: b.epochs for n, b in _net_budgets("budget").items()})
+    patience: dict = field(default_factory=lambda: {n: b.patience for n, b in _net_budgets("budget").items()})
+
+    @classmethod
+    def quick(cls) -> Budget:
+        """--quick: a smoke run (tiny epochs, small featurewiz sample). Its numbers mean nothing."""
+        budgets = _net_budgets("quick_budget")
+        return cls(featurewiz_rows=400, epochs={n: b.epochs for n, b in budgets.items()},
+                   patience={n: b.patience for n, b in budgets.items()})
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-BUDGET = Budget()
-#: --quick: a smoke run (tiny epochs, small featurewiz sample). Its numbers mean nothing.
-QUICK_BUDGET = Budget(featurewiz_rows=400, epochs={"cnn1d": 2, "cnn2d": 2, "crnn": 1},
-                      patience={"cnn1d": None, "cnn2d": None, "crnn": None})
 
 
 @dataclass
@@ -101,7 +88,7 @@ class RunConfig:
 
     data: Path
     out: Path | None = None  # None: runs/<timestamp>/ under the current folder
-    models: tuple[str, ...] = MODEL_NAMES
+    models: tuple[str, ...] = field(default_factory=registry.names)
     folds: int = 5
     seed: int = 0
     cache: Any = None  # None: the default feature cache; False: none; else a folder
@@ -110,18 +97,20 @@ class RunConfig:
     quick: bool = False
     test_size: float = 0.2
     val_fraction: float = ev.VALIDATION_FRACTION
-    budget: Budget | None = None  # None: BUDGET, or QUICK_BUDGET with quick
+    featurewiz_corr_limit: float = 0.7  # SULOV keeps one of each pair correlated above this
+    budget: Budget | None = None  # None: Budget(), or Budget.quick() with quick
     command: str | None = None  # recorded in the results
 
     @property
     def effective_budget(self) -> Budget:
         if self.budget is not None:
             return self.budget
-        return QUICK_BUDGET if self.quick else BUDGET
+        return Budget.quick() if self.quick else Budget()
 
 
 def parse_models(text: str | Sequence[str]) -> tuple[str, ...]:
-    """"rf,svm,dt,cnn1d,cnn2d,crnn" (any subset, any order; "all") -> names in MODEL_NAMES order."""
+    """"rf,svm,dt,cnn1d,cnn2d,crnn" (any subset, any order, aliases such as "tree"; "all") ->
+    names in registry order."""
     items = text.split(",") if isinstance(text, str) else list(text)
     names = []
     for item in items:
@@ -129,15 +118,15 @@ def parse_models(text: str | Sequence[str]) -> tuple[str, ...]:
         if not name:
             continue
         if name == "all":
-            names.extend(MODEL_NAMES)
+            names.extend(registry.names())
             continue
-        name = _ALIASES.get(name, name)
-        if name not in MODEL_NAMES:
-            raise RunError(f"unknown model {item.strip()!r}; choose from {', '.join(MODEL_NAMES)}")
-        names.append(name)
+        try:
+            names.append(registry.resolve(name))
+        except registry.ModelKindError as exc:
+            raise RunError(str(exc)) from None
     if not names:
-        raise RunError(f"no model chosen; choose from {', '.join(MODEL_NAMES)}")
-    return tuple(n for n in MODEL_NAMES if n in set(names))
+        raise RunError(f"no model chosen; choose from {', '.join(registry.names())}")
+    return tuple(n for n in registry.names() if n in set(names))
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,6 +200,7 @@ def _fit_split(
     test_clips: np.ndarray | None,
     models: Sequence[str],
     budget: Budget,
+    corr_limit: float,
     seed: int,
     threads: int,
     clock: _Clock,
@@ -219,6 +209,8 @@ def _fit_split(
     """Select features on the training windows, fit every model, predict the test windows."""
     from tonecue.train.classic import fit_classic, select_features
     from tonecue.train.nets import fit_net, make_net, predict_proba
+
+    kinds = {m: registry.get(m) for m in models}
 
     out = _Fitted(name)
     k = len(ws.classes)
@@ -233,34 +225,32 @@ def _fit_split(
     names = ws.spec.stats_feature_names()
     stats = ws.features.get("stats")
 
-    if any(m in CLASSIC_NAMES or m == "cnn1d" for m in models):
+    if any(kind.reads_selection for kind in kinds.values()):
         rows = _subsample(train_w, labels[train_w],
                           np.char.add(ws.corpora[train_w], labels[train_w].astype(str)), budget.featurewiz_rows, seed)
         with clock.stage("featurewiz") as t:
-            out.selected = select_features(stats[rows], labels[rows], names, seed=seed)
+            out.selected = select_features(stats[rows], labels[rows], names, corr_limit=corr_limit, seed=seed)
         out.info["featurewiz"] = {"rows": int(len(rows)), "of": int(len(train_w)),
-                                  "selected": len(out.selected), "seconds": round(t["seconds"], 2)}
+                                  "selected": len(out.selected), "seconds": round(t["seconds"], 2),
+                                  "features": list(out.selected)}
         clock.log(f"{label} featurewiz: {len(out.selected)} of {len(names)} statistics, from "
                   f"{len(rows)} of {len(train_w)} training windows ({t['seconds']:.1f} s)")
 
-    for model in models:
+    for model, kind in kinds.items():
+        selected = out.selected if kind.reads_selection else None
         with clock.stage(model) as t:
-            if model in CLASSIC_NAMES:
-                fitted = fit_classic(CLASSIC_NAMES[model], stats[train_w], labels[train_w], names, out.selected,
-                                     seed=seed, n_classes=k, **({"n_jobs": threads} if model == "rf" else {}))
+            if kind.family == "classic":
+                fitted = fit_classic(model, stats[train_w], labels[train_w], names, selected,
+                                     seed=seed, n_classes=k, **({"n_jobs": threads} if kind.n_jobs else {}))
                 detail = f"{len(train_w)} windows"
                 info: dict[str, Any] = {}
                 if test_w is not None:
                     out.proba[model] = fitted.predict_proba(stats[test_w])
             else:
-                kind = NET_INPUTS[model]
-                X = ws.features[kind]
-                if model == "cnn1d":
-                    index = np.array([names.index(s) for s in out.selected], dtype=np.int64)
-                    X = X[:, index]
-                    net = make_net(model, len(index), k)
-                else:
-                    net = make_net(model, X.shape[1:], k)
+                X = ws.features[kind.input_kind]
+                if selected is not None:
+                    X = X[:, np.array([names.index(s) for s in selected], dtype=np.int64)]
+                net = make_net(model, X.shape[1:], k)
                 fitted, history = fit_net(
                     net, X[fit_w], labels[fit_w], X[val_w], labels[val_w],
                     epochs=budget.epochs[model], patience=budget.patience[model], seed=seed,
@@ -333,20 +323,25 @@ def _metrics(ws, windows: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     return ev.evaluate_predictions(proba, ws.labels[windows], ws.clip_ids[windows], ws.corpora[windows], ws.classes)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
+def _training_config(config: RunConfig, models: Sequence[str], budget: Budget, index, ws) -> dict[str, Any]:
+    """The full training configuration (`tonecue.train.runfolder.CONFIG_KEYS`), recorded in
+    run.json and results.json alike: what the run was told, and every hyperparameter it used."""
+    return {
+        "data": str(index.root),
+        "models": list(models),
+        "seed": config.seed,
+        "folds": config.folds,
+        "test_size": config.test_size,
+        "val_fraction": config.val_fraction,
+        "quick": config.quick,
+        "label_map": index.label_map.to_dict(),
+        "frontend": ws.spec.to_dict(),
+        "hop_frames": ws.hop_frames,
+        "gate": ws.gate.to_dict(),
+        "budget": budget.as_dict(),
+        "featurewiz_corr_limit": config.featurewiz_corr_limit,
+        "hyperparameters": {m: registry.get(m).hyperparameters(config.seed) for m in models},
+    }
 
 
 def run_training(config: RunConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -358,15 +353,18 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
     import torch
 
     from tonecue.edge.frontend import KINDS
-    from tonecue.train.classic import save_classic
     from tonecue.train.corpus import LabelMap, build_index
-    from tonecue.train.nets import save_net
     from tonecue.train.windows import extract_windows
 
     models = parse_models(config.models)
     budget = config.effective_budget
     if isinstance(config.folds, bool) or not isinstance(config.folds, int) or config.folds < 2:
         raise RunError(f"--folds must be an integer of at least 2, got {config.folds!r}")
+    if config.workers is not None and config.workers < 1:
+        raise RunError(f"--workers must be at least 1, got {config.workers}")
+    unbudgeted = [m for m in models if registry.get(m).family == "net" and m not in budget.epochs]
+    if unbudgeted:
+        raise RunError(f"the budget gives no epochs for {', '.join(unbudgeted)}")
     clock = _Clock(log)
     created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     threads_before = torch.get_num_threads()
@@ -419,7 +417,8 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
                       f"by {split.val_by}), test {len(split.test)} clips")
             with clock.stage(f"protocol:{protocol}"):
                 fitted[split.name] = _fit_split(ws, split.name, split.train, split.fit, split.val, split.test,
-                                                models, budget, config.seed, threads, clock, label)
+                                                models, budget, config.featurewiz_corr_limit, config.seed, threads,
+                                                clock, label)
 
         protocols = _protocol_results(ws, table, models, random_splits, speaker_splits, fitted)
 
@@ -429,46 +428,24 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         final_split = ev.Split("final", all_clips, np.zeros(0, np.int64), fit_clips, val_clips, "speaker")
         clock.log(f"final fit: {len(all_clips)} clips (nets: fit {len(fit_clips)}, val {len(val_clips)} by speaker)")
         with clock.stage("final fit"):
-            final = _fit_split(ws, "final", all_clips, fit_clips, val_clips, None, models, budget, config.seed,
-                               threads, clock, "final")
+            final = _fit_split(ws, "final", all_clips, fit_clips, val_clips, None, models, budget,
+                               config.featurewiz_corr_limit, config.seed, threads, clock, "final")
 
         # -- the run folder ---------------------------------------------------------------------
+        training = _training_config(config, models, budget, index, ws)
         with clock.stage("write"):
             out = _check_out(out)  # still new or empty?
-            model_dir = out / "models"
-            model_dir.mkdir(parents=True, exist_ok=True)
-            files = {}
-            names = ws.spec.stats_feature_names()
-            for model, obj in final.models.items():
-                if model in CLASSIC_NAMES:
-                    files[model] = save_classic(obj, model_dir / f"{model}.joblib")
-                else:
-                    extra: dict[str, Any] = {"input_kind": NET_INPUTS[model], "classes": list(ws.classes),
-                                             "name": model}
-                    if model == "cnn1d":
-                        extra["selected"] = list(final.selected)
-                        extra["indices"] = [names.index(s) for s in final.selected]
-                        extra["feature_names"] = list(names)
-                    files[model] = save_net(obj, model_dir / f"{model}.pt", **extra)
-            (out / "spec.json").write_text(ws.spec.to_json() + "\n")
-            (out / "gate.json").write_text(ws.gate.to_json() + "\n")
-            _write_json(out / "labels.json", list(ws.classes))
-            selected = {
-                "feature_names": list(names),
-                "selected": final.selected,
-                "indices": None if final.selected is None else [names.index(s) for s in final.selected],
-                "per_split": {name: f.selected for name, f in fitted.items()},
-            }
-            _write_json(out / "selected_features.json", selected)
-            _write_json(out / "corpus.json", index.to_report())
-            _write_json(out / "windows.json", report)
+            files = runfolder.write_run(out, created=created, config=training, selected=final.selected,
+                                        models=final.models)
+            write_json(out / "corpus.json", index.to_report())
+            write_json(out / "windows.json", report)
             plots = {}
             for protocol in ("speaker", "random"):
                 for model in models:
                     cm = protocols[protocol]["models"][model]["clip"]["overall"]["confusion"]
                     uar = protocols[protocol]["models"][model]["clip"]["overall"]["uar"]
                     path = out / "confusion" / f"{model}_{protocol}_clip.png"
-                    title = f"{MODEL_TITLES[model]}, {'speaker-grouped' if protocol == 'speaker' else 'random'} split, clips (UAR {uar:.3f})"
+                    title = f"{registry.get(model).title}, {'speaker-grouped' if protocol == 'speaker' else 'random'} split, clips (UAR {uar:.3f})"
                     ev.plot_confusion(cm, ws.classes, path, title)
                     plots[f"{model}_{protocol}_clip"] = path.relative_to(out).as_posix()
 
@@ -479,23 +456,12 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             "quick": config.quick,
             "data": _data_summary(index, ws, table),
             "classes": list(ws.classes),
-            "settings": {
-                "models": list(models),
-                "folds": config.folds,
-                "seed": config.seed,
-                "test_size": config.test_size,
-                "val_fraction": config.val_fraction,
-                "calm_as_neutral": config.calm_as_neutral,
-                "budget": budget.as_dict(),
-                "hop_frames": ws.hop_frames,
-                "window_seconds": round(ws.spec.window_seconds, 4),
-            },
+            "config": training,
             "hardware": _hardware(),
             "versions": _versions(),
             "protocols": protocols,
             "final": {
                 "split": final_split.describe(table),
-                "selected_features": final.selected,
                 "models": {m: {"file": Path(p).relative_to(out).as_posix(), **final.info["models"][m]}
                            for m, p in files.items()},
                 "featurewiz": final.info.get("featurewiz"),
@@ -509,7 +475,7 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             "run_folder": str(out),
         }
         results["summary"] = _summary(results)
-        _write_json(out / "results.json", results)
+        write_json(out / runfolder.RESULTS, results)
         (out / "results.md").write_text(render_markdown(results))
         clock.log(f"done in {clock.elapsed():.1f} s; results in {out / 'results.md'}")
         return results
@@ -542,7 +508,6 @@ def _data_summary(index, ws, table: ev.ClipTable) -> dict[str, Any]:
         "clips_without_voice": len(report["clips_without_voice"]),
         "seconds_audio": report["seconds_audio"],
         "feature_cache": {"hits": report["cache"]["hits"], "misses": report["cache"]["misses"]},
-        "label_map": index.label_map.to_dict(),
     }
 
 
@@ -587,7 +552,7 @@ def _protocol_results(ws, table, models, random_splits, speaker_splits, fitted) 
 
 def _summary(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for m in results["settings"]["models"]:
+    for m in results["config"]["models"]:
         spk = results["protocols"]["speaker"]["models"][m]
         rnd = results["protocols"]["random"]["models"][m]
         rows.append({
@@ -615,14 +580,21 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s ({seconds / 60:.1f} min)"
 
 
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     """results.md: data, both protocols, every model, per corpus, hardware and wall time."""
-    data, settings, hw, versions = results["data"], results["settings"], results["hardware"], results["versions"]
+    from tonecue.edge.spec import FrontendSpec
+
+    data, config, hw = results["data"], results["config"], results["hardware"]
     classes = results["classes"]
-    models = settings["models"]
+    models = config["models"]
+    family = {m: registry.get(m).family for m in models}
     corpora = list(data["corpora"])
     spk, rnd = results["protocols"]["speaker"], results["protocols"]["random"]
-    k = settings["folds"]
+    k = config["folds"]
     lines: list[str] = []
     add = lines.append
     add("# tonecue-train results")
@@ -641,12 +613,12 @@ def render_markdown(results: dict[str, Any]) -> str:
     add(f"| model | speaker-grouped, clip | speaker-grouped, window | per-fold clip UAR (mean ± std, {k} folds) | random split, clip | random split, window |")
     add("|---|---|---|---|---|---|")
     for row in results["summary"]:
-        add(f"| {MODEL_TITLES[row['model']]} (`{row['model']}`) | **{_f(row['speaker_uar_clip'])}** | "
+        add(f"| {registry.get(row['model']).title} (`{row['model']}`) | **{_f(row['speaker_uar_clip'])}** | "
             f"{_f(row['speaker_uar_window'])} | {_f(row['speaker_fold_uar_clip_mean'])} ± "
             f"{_f(row['speaker_fold_uar_clip_std'])} | {_f(row['random_uar_clip'])} | {_f(row['random_uar_window'])} |")
     best = max(results["summary"], key=lambda r: -1 if np.isnan(r["speaker_uar_clip"]) else r["speaker_uar_clip"])
     add("")
-    add(f"Best by speaker-grouped clip-level UAR: **{MODEL_TITLES[best['model']]}** ({_f(best['speaker_uar_clip'])}). "
+    add(f"Best by speaker-grouped clip-level UAR: **{registry.get(best['model']).title}** ({_f(best['speaker_uar_clip'])}). "
         f"Chance is {1 / len(classes):.3f}. A clip's prediction is the mean of its windows' probabilities.")
     add("")
 
@@ -654,9 +626,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     add("")
     add(f"`{data['root']}`: {data['clips']} clips ({data['seconds_audio'] / 60:.1f} min of audio) from "
         f"{data['speakers']} speakers, cut into {data['windows']} voiced windows "
-        f"({settings['window_seconds']:.2f} s, {settings['hop_frames']} frames apart; {data['windows_cut']} cut). "
-        f"Classes: {', '.join(classes)}"
-        + (" (RAVDESS calm counted as neutral)" if settings.get("calm_as_neutral") else "") + ".")
+        f"({FrontendSpec.from_dict(config['frontend']).window_seconds:.2f} s, {config['hop_frames']} frames apart; "
+        f"{data['windows_cut']} cut). Classes: {', '.join(classes)}"
+        + (" (RAVDESS calm counted as neutral)" if "calm" in config["label_map"]["mapping"] else "") + ".")
     add("")
     add(f"| corpus | speakers | {' | '.join(classes)} | clips | windows |")
     add("|---|---|" + "---|" * len(classes) + "---|---|")
@@ -682,9 +654,14 @@ def render_markdown(results: dict[str, Any]) -> str:
     for s in rnd["splits"]:
         add(f"  - train {s['train']['clips']} clips (fit {s['fit']['clips']}, validation {s['val']['clips']}), "
             f"test {s['test']['clips']} clips")
+    fits = []
+    classic = [m.upper() for m in models if family[m] == "classic"]
+    if classic:
+        fits.append(f"{_and(classic)} fit on all training windows")
+    if "net" in family.values():
+        fits.append("the nets fit on the fit side and keep their best epoch on the validation side")
     add("- In every split featurewiz selects the statistics on that split's training windows only "
-        f"(a stratified sample of at most {settings['budget']['featurewiz_rows']}); RF, SVM and DT fit on all "
-        "training windows; the nets fit on the fit side and keep their best epoch on the validation side.")
+        f"(a stratified sample of at most {config['budget']['featurewiz_rows']}); " + "; ".join(fits) + ".")
     add("")
 
     for protocol, title in (("speaker", "Speaker-grouped (pooled out of fold)"), ("random", "Random 80/20 clip split")):
@@ -719,14 +696,15 @@ def render_markdown(results: dict[str, Any]) -> str:
 
     add("## Settings, hardware and time")
     add("")
-    budget = settings["budget"]
-    add(f"- Seed {settings['seed']}; {k} speaker folds; random test share {settings['test_size']}; "
-        f"validation share {settings['val_fraction']}.")
-    add(f"- featurewiz on at most {budget['featurewiz_rows']} training windows per split (stratified by corpus and class); "
-        + "; ".join(f"{m} ≤ {budget['epochs'][m]} epochs"
-                    + (f", patience {budget['patience'][m]}" if budget['patience'][m] else ", no early stop")
-                    for m in ("cnn1d", "cnn2d", "crnn") if m in models)
-        + " (best validation epoch kept).")
+    budget = config["budget"]
+    add(f"- Seed {config['seed']}; {k} speaker folds; random test share {config['test_size']}; "
+        f"validation share {config['val_fraction']}.")
+    nets = [m for m in models if family[m] == "net"]
+    add(f"- featurewiz on at most {budget['featurewiz_rows']} training windows per split (stratified by corpus and class)"
+        + ("; " + "; ".join(f"{m} ≤ {budget['epochs'][m]} epochs"
+                            + (f", patience {budget['patience'][m]}" if budget['patience'][m] else ", no early stop")
+                            for m in nets) + " (best validation epoch kept)" if nets else "")
+        + ".")
     gpu = f", GPU {hw['gpu']}" if hw.get("gpu") else ""
     add(f"- Hardware: {hw['cpu']}, {hw['cores']} cores ({hw['usable_cores']} usable), torch device "
         f"**{hw['torch_device']}**{gpu}, {hw['torch_threads']} torch threads; {hw['platform']}.")

@@ -6,18 +6,17 @@ import numpy as np
 import onnx
 import pytest
 
+from helpers.runs import LABELS, SPEC
 from tonecue.edge.model import EmotionModel, ModelContract
 from tonecue.edge.vad import GateSettings
 from tonecue.export.convert import convert, read_contract, read_metadata
-from tonecue.export.quantize import NOT_QUANTIZED, QuantizationError, calibration_inputs, op_types, quantize
+from tonecue.export.quantize import QuantizationError, calibration_inputs, op_types, quantize
 from tonecue.export.verify import onnx_proba
+from tonecue.train import models
 from tonecue.train.nets import make_net, predict_proba
-
-from tinyrun import LABELS, SPEC
 
 # Full-size nets (the run's architectures): the size target only makes sense with real weights.
 SHAPES = {"cnn1d": (30,), "cnn2d": SPEC.image_shape, "crnn": SPEC.sequence_shape}
-KINDS = {"cnn1d": "stats", "cnn2d": "image", "crnn": "sequence"}
 
 
 def _inputs(kind: str, n: int, seed: int) -> np.ndarray:
@@ -33,11 +32,11 @@ def pair(request, tmp_path_factory):
     kind = request.param
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    net = make_net(kind, SHAPES[kind][0] if kind == "cnn1d" else SHAPES[kind], len(LABELS)).eval()
+    net = make_net(kind, SHAPES[kind], len(LABELS)).eval()
     X, y = _inputs(kind, 256, 0)
     net.set_normalization(X)
     selected = tuple(range(0, 2 * SHAPES["cnn1d"][0], 2)) if kind == "cnn1d" else None
-    contract = ModelContract(SPEC, GateSettings(), LABELS, KINDS[kind], selected, model_name=kind,
+    contract = ModelContract(SPEC, GateSettings(), LABELS, models.get(kind).input_kind, selected, model_name=kind,
                              training={"metrics": {"speaker_grouped": {"clip_uar": 0.5}}})
     out = tmp_path_factory.mktemp(kind)
     fp32 = convert(net, contract, out / f"{kind}.fp32.onnx")
@@ -76,6 +75,7 @@ def test_metadata_survives_quantization(pair):
     )
     assert after.training["metrics"] == before.training["metrics"]
     assert after.training["quantization"]["calibration_windows"] == 128
+    assert after.training["quantization"]["method"] == models.get(pair["kind"]).quantization.description
     assert not [k for k in read_metadata(pair["int8"]) if not k.startswith("tonecue.")]
 
 
@@ -88,9 +88,12 @@ def test_int8_loads_on_the_device(pair):
 
 
 def test_what_is_not_quantized(tmp_path, pair):
-    assert set(NOT_QUANTIZED) == {"rf", "svm", "tree"}
+    assert {k.name: k.quantization.method for k in models.kinds()} == {
+        "rf": "none", "svm": "none", "dt": "none", "cnn1d": "static", "cnn2d": "static", "crnn": "static+dynamic"}
     with pytest.raises(QuantizationError, match="tree ensemble"):
         quantize(pair["fp32"], tmp_path / "x.onnx", "rf", None)
+    with pytest.raises(QuantizationError, match="unknown model kind 'mlp'"):
+        quantize(pair["fp32"], tmp_path / "x.onnx", "mlp", None)
     with pytest.raises(QuantizationError, match="calibration windows"):
         quantize(pair["fp32"], tmp_path / "x.onnx", pair["kind"], None)
     wrong = np.zeros((4, 3), np.float32)

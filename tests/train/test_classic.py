@@ -1,4 +1,4 @@
-"""Classic models: featurewiz selection on a small synthetic frame, then RF/SVM/tree on separable data."""
+"""Classic models: featurewiz selection on a small synthetic frame, then RF/SVM/DT on separable data."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tonecue.edge.spec import FrontendSpec
+from tonecue.train import models
 from tonecue.train.classic import (
-    CLASSIC_MODELS,
     ClassicModel,
     FeatureSelectionError,
     fit_classic,
@@ -138,7 +138,7 @@ def data():
     return separable(240, 0), separable(120, 1)
 
 
-@pytest.mark.parametrize("name", CLASSIC_MODELS)
+@pytest.mark.parametrize("name", models.names("classic"))
 def test_classic_learns_and_reproduces(name, data):
     (X, y), (X_test, y_test) = data
     model = fit_classic(name, X, y, NAMES, SELECTED, seed=3)
@@ -154,10 +154,16 @@ def test_classic_learns_and_reproduces(name, data):
     np.testing.assert_array_equal(model.predict_proba(X_test.astype(np.float64)), proba)
 
 
+def test_every_column_without_a_selection(data):
+    (X, y), _ = data
+    model = fit_classic("dt", X, y, NAMES, None)
+    assert model.selected == NAMES and model.indices.tolist() == list(range(len(NAMES)))
+
+
 def test_only_the_svm_is_scaled(data):
     (X, y), _ = data
     assert [s for s, _ in fit_classic("svm", X, y, NAMES, SELECTED).pipeline.steps] == ["scale", "clf"]
-    assert [s for s, _ in fit_classic("tree", X, y, NAMES, SELECTED).pipeline.steps] == ["clf"]
+    assert [s for s, _ in fit_classic("dt", X, y, NAMES, SELECTED).pipeline.steps] == ["clf"]
     rf = fit_classic("rf", X, y, NAMES, SELECTED, seed=1, n_estimators=7, max_depth=3)
     assert len(rf.pipeline[-1].estimators_) == 7
 
@@ -181,11 +187,15 @@ def test_save_load_round_trip(tmp_path, data):
 
 def test_fit_classic_checks_inputs(data):
     (X, y), _ = data
-    with pytest.raises(ValueError, match="unknown classic model"):
+    with pytest.raises(ValueError, match="unknown model kind 'knn'"):
         fit_classic("knn", X, y, NAMES, SELECTED)
+    with pytest.raises(ValueError, match="'cnn1d' is a net, not a classic model"):
+        fit_classic("cnn1d", X, y, NAMES, SELECTED)
+    with pytest.raises(ValueError, match="svm takes no n_jobs"):
+        fit_classic("svm", X, y, NAMES, SELECTED, n_jobs=2)
     with pytest.raises(ValueError, match="not among"):
-        fit_classic("tree", X, y, NAMES, ["nope"])
+        fit_classic("dt", X, y, NAMES, ["nope"])
     with pytest.raises(ValueError, match="no training rows"):
-        fit_classic("tree", X, y, NAMES, SELECTED, n_classes=5)
+        fit_classic("dt", X, y, NAMES, SELECTED, n_classes=5)
     with pytest.raises(ValueError, match="full vector"):
-        fit_classic("tree", X, y, NAMES, SELECTED).predict_proba(X[:, :10])
+        fit_classic("dt", X, y, NAMES, SELECTED).predict_proba(X[:, :10])

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from tonecue.edge.spec import FrontendSpec
+from tonecue.train import models
 from tonecue.train.nets import (
-    RECIPES,
     Cnn1d,
     Cnn2d,
     CnnBiLstm,
@@ -95,8 +95,8 @@ def test_same_seed_same_predictions(fitted):
 
 def test_save_load_and_softmax_wrapper(fitted, tmp_path):
     net, X_val = fitted["net"], fitted["X_val"]
-    loaded = load_net(save_net(net, tmp_path / "net.pt", note="tiny"))
-    assert type(loaded) is type(net) and loaded.config == net.config
+    loaded = load_net(save_net(net, tmp_path / "net.pt"))
+    assert type(loaded) is type(net) and loaded.config == net.config and loaded.kind == net.kind
     np.testing.assert_array_equal(predict_proba(loaded, X_val), predict_proba(net, X_val))
     with torch.no_grad():
         wrapped = with_softmax(net).eval()(torch.from_numpy(X_val[:1]))  # a batch of one
@@ -156,10 +156,16 @@ def test_shapes_recipes_and_errors():
     assert make_net("cnn1d", 3, 4)(torch.zeros(2, 3)).shape == (2, 4)  # fewer features than the kernel
     for kind in TINY:
         assert tiny(kind).eval()(torch.zeros(5, *tiny(kind).input_shape)).shape == (5, N_CLASSES)
-    assert (RECIPES["cnn2d"].epochs, RECIPES["cnn2d"].schedule, RECIPES["cnn2d"].loss) == (20, "onecycle", "nll")
-    assert RECIPES["crnn"].epochs == 100 and RECIPES["crnn"].patience
-    with pytest.raises(ValueError, match="unknown net"):
+    cnn2d, crnn = models.get("cnn2d").recipe, models.get("crnn").recipe
+    assert (cnn2d.epochs, cnn2d.schedule, cnn2d.loss) == (20, "onecycle", "nll")
+    assert crnn.epochs == 100 and crnn.patience
+    assert tiny("crnn").kind == "crnn" and load_net  # the kind make_net names picks the recipe
+    with pytest.raises(ValueError, match="unknown model kind 'mlp'"):
         make_net("mlp", 4, 4)
+    with pytest.raises(ValueError, match="'rf' is a classic model, not a net"):
+        make_net("rf", 4, 4)
+    with pytest.raises(TypeError, match="build the Cnn1d with make_net"):
+        fit_net(Cnn1d((K,), 4), *separable("cnn1d", 8, 0), epochs=1)
     with pytest.raises(ValueError, match="too small"):
         make_net("cnn2d", (2, 3, 8), 4)
     X, y = separable("cnn1d", 16, 0)

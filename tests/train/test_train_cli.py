@@ -4,79 +4,46 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
+from helpers.runs import CORRUPT, SAVEE_CODES, SEED_MODELS
 from tonecue.train.cli import main
 from tonecue.train.run import RunError, parse_models
 
-RAVDESS = "Ravdess/audio_speech_actors_01-24"
-# RAVDESS emotion codes and SAVEE letters of the four classes
-RAVDESS_CODES = {"angry": "05", "happy": "03", "sad": "04", "neutral": "01"}
-SAVEE_CODES = {"angry": "a", "happy": "h", "sad": "sa", "neutral": "n"}
-PER_CLASS = 4  # clips per class per speaker
-
-
-def make_tiny_corpus(dev: Path, root: Path) -> Path:
-    """A Kaggle-like corpus of real clips: 3 RAVDESS actors and 3 SAVEE speakers, 4 clips per
-    class each (96 clips), copied from the dev corpus."""
-    for actor in ("01", "02", "03"):
-        folder = dev / RAVDESS / f"Actor_{actor}"
-        for code in RAVDESS_CODES.values():
-            clips = sorted(folder.glob(f"03-01-{code}-*.flac"))[:PER_CLASS]
-            assert len(clips) == PER_CLASS, (actor, code)
-            for clip in clips:
-                target = root / RAVDESS / f"Actor_{actor}" / clip.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(clip, target)
-    (root / "Savee").mkdir(parents=True)
-    for speaker in ("DC", "JE", "JK"):
-        for code in SAVEE_CODES.values():
-            for i in range(1, PER_CLASS + 1):
-                shutil.copyfile(dev / "Savee" / f"{speaker}_{code}{i:02d}.flac", root / "Savee" / f"{speaker}_{code}{i:02d}.flac")
-    return root
-
 
 @pytest.mark.data
-def test_quick_run_writes_a_complete_run_folder(dev_corpus, tmp_path, capsys):
-    corpus = make_tiny_corpus(dev_corpus, tmp_path / "corpus")
-    (corpus / "Savee" / "JK_sa05.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEnot audio")  # corrupt: skipped
-    out = tmp_path / "run"
-    code = main(["--data", str(corpus), "--out", str(out), "--folds", "3", "--quick",
-                 "--cache", str(tmp_path / "cache"), "--workers", "1"])
-    assert code == 0
-    captured = capsys.readouterr()
-    assert str(out / "results.md") in captured.out
-    assert "speaker fold 3/3" in captured.err and "final" in captured.err
+def test_quick_run_writes_a_complete_run_folder(real):
+    """helpers.runs.real_run: `tonecue-train --quick --folds 3` on 96 real clips and a corrupt file."""
+    out = real.run
+    assert real.code == 0, real.err
+    assert str(out / "results.md") in real.out
+    assert "speaker fold 3/3" in real.err and "final" in real.err
 
     for name in ("rf.joblib", "svm.joblib", "dt.joblib", "cnn1d.pt", "cnn2d.pt", "crnn.pt"):
         assert (out / "models" / name).is_file(), name
-    for name in ("spec.json", "gate.json", "labels.json", "selected_features.json", "corpus.json",
-                 "windows.json", "results.json", "results.md"):
+    for name in ("run.json", "corpus.json", "windows.json", "results.json", "results.md"):
         assert (out / name).is_file(), name
-    for model in ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn"):
+    for model in SEED_MODELS:
         for protocol in ("speaker", "random"):
             assert (out / "confusion" / f"{model}_{protocol}_clip.png").is_file()
 
-    assert json.loads((out / "labels.json").read_text()) == ["angry", "happy", "sad", "neutral"]
-    from tonecue.edge.spec import FrontendSpec
-    from tonecue.edge.vad import GateSettings
-
-    assert FrontendSpec.from_json((out / "spec.json").read_text()) == FrontendSpec()
-    assert GateSettings.from_json((out / "gate.json").read_text()) == GateSettings()
-    selected = json.loads((out / "selected_features.json").read_text())
-    assert selected["selected"] and set(selected["per_split"]) == {"random", "speaker-1", "speaker-2", "speaker-3"}
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["config"]["label_map"]["classes"] == ["angry", "happy", "sad", "neutral"]
     windows = json.loads((out / "windows.json").read_text())
-    assert [s["path"] for s in windows["clips_skipped"]] == ["Savee/JK_sa05.wav"]
+    assert [s["path"] for s in windows["clips_skipped"]] == [CORRUPT]
 
     results = json.loads((out / "results.json").read_text())
+    assert results["config"] == manifest["config"]
     assert results["data"]["clips"] == 96 and results["data"]["speakers"] == 6
     assert set(results["protocols"]) == {"speaker", "random"}
-    for split in results["protocols"]["speaker"]["splits"]:  # no speaker leaks, validation included
+    splits = results["protocols"]["speaker"]["splits"]
+    assert [s["name"] for s in splits] == ["speaker-1", "speaker-2", "speaker-3"]
+    for split in splits:  # no speaker leaks, validation included
         test = set(split["test"]["speaker_ids"])
         assert not test & set(split["val"]["speaker_ids"])
-    for model in ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn"):
+        assert split["featurewiz"]["features"]  # each split's own selection
+    for model in SEED_MODELS:
         for protocol in ("speaker", "random"):
             block = results["protocols"][protocol]["models"][model]
             assert set(block) >= {"window", "clip"}
@@ -91,14 +58,16 @@ def test_quick_run_writes_a_complete_run_folder(dev_corpus, tmp_path, capsys):
     assert "## Speaker-grouped (pooled out of fold), clip level" in md
     assert "## Random 80/20 clip split, clip level" in md
     assert "Wall time" in md and "--quick smoke run" in md
+    assert "| decision tree (`dt`) |" in md
 
     from tonecue.train.classic import load_classic
     from tonecue.train.nets import load_net
 
     rf = load_classic(out / "models" / "rf.joblib")
-    assert rf.selected == selected["selected"]
+    assert rf.name == "rf" and rf.selected == manifest["selected_features"]
+    assert load_classic(out / "models" / "dt.joblib").name == "dt"
     net = load_net(out / "models" / "cnn1d.pt")
-    assert net.input_shape == (len(selected["selected"]),)
+    assert net.kind == "cnn1d" and net.input_shape == (len(manifest["selected_features"]),)
 
 
 def test_empty_folder_exits_2_with_the_message(tmp_path, capsys):
@@ -155,3 +124,8 @@ def test_non_empty_run_folder_exits_2_before_any_work(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "c"), "--out", str(tmp_path / "run")]) == 2
     assert "already exists and is not empty" in capsys.readouterr().err
     assert (tmp_path / "run" / "results.md").read_text() == "an earlier run"
+
+
+def test_bad_workers_exit_2_before_any_work(tmp_path, capsys):
+    assert main(["--data", str(tmp_path / "nowhere"), "--workers", "0"]) == 2
+    assert "--workers must be at least 1, got 0" in capsys.readouterr().err
