@@ -62,9 +62,10 @@ def _matrices(spec: FrontendSpec) -> _Matrices:
 
 
 class _Workspace:
-    """The scratch of one featurizer: the centred window, its frames and the power spectrum's
-    buffers. Reused call after call (fresh megabytes per window cost more than the FFT), so it
-    belongs to one thread at a time."""
+    """Scratch for one window's band powers: the centred window, its frames and the power
+    spectrum's buffers. Reused call after call: fresh megabytes per window (or per clip) cost
+    more than the FFT, in page faults. Nothing in it outlives a call, so one thread's frontends
+    and featurizers share one; threads never do (see `_workspace`)."""
 
     def __init__(self, spec: FrontendSpec, dtype: np.dtype):
         self._half = spec.n_fft // 2
@@ -83,9 +84,27 @@ class _Workspace:
         return bank(self._power_spectrum(self._frames[frame_indices]))
 
 
+_scratch = threading.local()
+_SCRATCH_SPECS = 8  # workspaces a thread keeps, one per spec, the oldest dropped first
+
+
+def _workspace(spec: FrontendSpec) -> _Workspace:
+    """This thread's scratch for `spec`."""
+    spaces = getattr(_scratch, "spaces", None)
+    if spaces is None:
+        spaces = _scratch.spaces = {}
+    workspace = spaces.get(spec)
+    if workspace is None:
+        if len(spaces) >= _SCRATCH_SPECS:
+            spaces.pop(next(iter(spaces)))
+        workspace = spaces[spec] = _Workspace(spec, np.dtype(spec.dtype))
+    return workspace
+
+
 class Frontend:
-    """A spec's frontend. Its matrices are built once per spec and shared; its scratch is its own,
-    one per thread, so a Frontend may be shared between threads."""
+    """A spec's frontend. Its matrices are built once per spec and shared by every thread; the
+    scratch it computes in belongs to the calling thread, so a Frontend may be shared between
+    threads."""
 
     def __init__(self, spec: FrontendSpec):
         self.spec = spec
@@ -101,7 +120,6 @@ class Frontend:
         # frame at the same stream position has the same spectrum in every window containing it.
         self.first_interior = -(-half // spec.hop_length)
         self.last_interior = (spec.window_samples - (spec.n_fft - half)) // spec.hop_length
-        self._local = threading.local()
 
     # --- the three model inputs ---------------------------------------------------------------
 
@@ -109,7 +127,7 @@ class Frontend:
         """The model input of `kind` for one window (see the module docstring)."""
         window = self.check_window(window)
         self.output_shape(kind)  # validates kind
-        bands = self._workspace().band_powers(window, self._all_frames, self._banks[kind])
+        bands = _workspace(self.spec).band_powers(window, self._all_frames, self._banks[kind])
         return self._from_bands(window, bands, kind)
 
     def stats(self, window: np.ndarray) -> np.ndarray:
@@ -141,13 +159,6 @@ class Frontend:
                 f"({self.spec.window_seconds:.3f} s at {self.spec.sample_rate} Hz), got shape {window.shape}"
             )
         return window.astype(self.dtype, copy=False)
-
-    def _workspace(self) -> _Workspace:
-        """This thread's scratch for `features`."""
-        workspace = getattr(self._local, "workspace", None)
-        if workspace is None:
-            workspace = self._local.workspace = _Workspace(self.spec, self.dtype)
-        return workspace
 
     def _from_bands(self, window: np.ndarray, bands: np.ndarray, kind: str) -> np.ndarray:
         spec = self.spec
@@ -184,7 +195,7 @@ class Frontend:
 
 def frontend_for(spec: FrontendSpec) -> Frontend:
     """A frontend of a spec: its matrices are built once per spec (specs are frozen and
-    hashable) and shared, so this is cheap; its scratch is its own."""
+    hashable) and shared, so this is cheap."""
     return Frontend(spec)
 
 
@@ -196,8 +207,9 @@ class StreamingFeaturizer:
     any other position simply computes everything. The result is the same as `Frontend.features`
     on the window alone (up to float rounding of the matrix product).
 
-    A featurizer follows one stream, so it belongs to one thread; it has its own scratch, and
-    featurizers of one Frontend may run in different threads.
+    Its frame cache is its own and it computes in the calling thread's scratch, so featurizers
+    of one Frontend may run in different threads (one stream's windows come in order, from one
+    thread at a time).
     """
 
     def __init__(self, frontend: Frontend, kind: str):
@@ -205,7 +217,6 @@ class StreamingFeaturizer:
         self.frontend = frontend
         self.kind = kind
         self._bank = frontend._banks[kind]
-        self._workspace = _Workspace(frontend.spec, frontend.dtype)
         self.reset()
 
     def reset(self) -> None:
@@ -220,7 +231,7 @@ class StreamingFeaturizer:
         first, last = fe.first_interior, fe.last_interior
         if start % hop or start < 0 or first > last:
             self.reset()
-            bands = self._workspace.band_powers(window, fe._all_frames, self._bank)
+            bands = _workspace(fe.spec).band_powers(window, fe._all_frames, self._bank)
             return fe._from_bands(window, bands, self.kind)
 
         base = start // hop  # stream frame index of the window's frame 0
@@ -233,7 +244,7 @@ class StreamingFeaturizer:
         computed = np.concatenate(
             [np.arange(0, first), np.arange(first_new, last + 1), np.arange(last + 1, fe.n_frames)]
         )
-        fresh = self._workspace.band_powers(window, computed, self._bank)
+        fresh = _workspace(fe.spec).band_powers(window, computed, self._bank)
         n_left, n_new = first, last + 1 - first_new
         interior = np.concatenate([reused, fresh[n_left : n_left + n_new]])
         bands = np.concatenate([fresh[:n_left], interior, fresh[n_left + n_new :]])
