@@ -70,7 +70,7 @@ def evaluation_windows(
 
     index = build_index(data, run.label_map)
     ws = extract_windows(
-        index, spec=run.spec, kinds=tuple(kinds), hop_frames=run.hop_frames, gate=run.gate,
+        index, spec=run.spec, kinds=tuple(kinds), hop_frames=run.hop_frames, gate=run.gate, detector=run.detector,
         workers=workers, progress=progress, cache_dir=cache,
     )
     if tuple(ws.classes) != tuple(run.labels):

@@ -280,6 +280,7 @@ def contract_for(run: RunFolder, name: str, precision: str = "fp32", **extra: An
     return ModelContract(
         spec=run.spec,
         gate=run.gate,
+        detector=run.detector,
         labels=run.labels,
         input_kind=kind.input_kind,
         selected_features=run.selected_for(name),

@@ -338,6 +338,7 @@ def _training_config(config: RunConfig, models: Sequence[str], budget: Budget, i
         "frontend": ws.spec.to_dict(),
         "hop_frames": ws.hop_frames,
         "gate": ws.gate.to_dict(),
+        "detector": ws.detector.to_dict(),
         "budget": budget.as_dict(),
         "featurewiz_corr_limit": config.featurewiz_corr_limit,
         "hyperparameters": {m: registry.get(m).hyperparameters(config.seed) for m in models},

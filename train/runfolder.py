@@ -13,7 +13,8 @@ run.json, format 1:
     created             ISO time of the run
     config              the full training configuration (CONFIG_KEYS): the corpus, the models,
                         seed, folds, test share, validation share, --quick, the label map, the
-                        frontend spec, the hop between windows, the gate, the budget, featurewiz's
+                        frontend spec, the hop between windows, the level gate and the speech
+                        detector that chose the voiced windows, the budget, featurewiz's
                         correlation limit and every model's hyperparameters
     selected_features   names of the statistics featurewiz kept on all clips (null: no model
                         read a selection)
@@ -36,6 +37,7 @@ import numpy as np
 
 from tonecue.edge.errors import TonecueError
 from tonecue.edge.spec import FrontendSpec
+from tonecue.edge.speech import DetectorSettings
 from tonecue.edge.vad import GateSettings
 
 __all__ = [
@@ -58,7 +60,7 @@ MANIFEST_KEYS = ("format_version", "created", "config", "selected_features", "mo
 #: The training configuration, in run.json and results.json alike.
 CONFIG_KEYS = (
     "data", "models", "seed", "folds", "test_size", "val_fraction", "quick",
-    "label_map", "frontend", "hop_frames", "gate",
+    "label_map", "frontend", "hop_frames", "gate", "detector",
     "budget", "featurewiz_corr_limit", "hyperparameters",
 )
 _SUFFIX = {"classic": ".joblib", "net": ".pt"}
@@ -157,7 +159,7 @@ class RunFolder:
     """A run folder as `load_run` read it.
 
     config: the training configuration (CONFIG_KEYS), as run.json and results.json hold it.
-    label_map, spec, gate, hop_frames: the classes and the windows' settings, read from config.
+    label_map, spec, gate, detector, hop_frames: the classes and the windows' settings, from config.
     selected: names of the statistics featurewiz kept (None: no model read a selection).
     models: {name: file} of every fitted final model. results: results.json as written.
     """
@@ -168,6 +170,7 @@ class RunFolder:
     label_map: Any  # tonecue.train.corpus.LabelMap
     spec: FrontendSpec
     gate: GateSettings
+    detector: DetectorSettings
     hop_frames: int
     selected: tuple[str, ...] | None
     models: dict[str, Path]
@@ -262,6 +265,7 @@ class RunFolder:
 def load_run(path: str | Path) -> RunFolder:
     """Read a run folder `write_run` wrote; RunFolderError says what is missing or unreadable."""
     from tonecue.edge.spec import SpecError
+    from tonecue.edge.speech import DetectorError
     from tonecue.edge.vad import GateError
     from tonecue.train.corpus import CorpusError, LabelMap
     from tonecue.train.models import ModelKindError, get
@@ -282,7 +286,8 @@ def load_run(path: str | Path) -> RunFolder:
         label_map = LabelMap.from_dict(config["label_map"])
         spec = FrontendSpec.from_dict(config["frontend"])
         gate = GateSettings.from_dict(config["gate"])
-    except (CorpusError, SpecError, GateError, TypeError, AttributeError) as exc:
+        detector = DetectorSettings.from_dict(config["detector"])
+    except (CorpusError, SpecError, GateError, DetectorError, TypeError, AttributeError) as exc:
         raise RunFolderError(f"{where}: config cannot be read: {exc}") from None
     hop = config["hop_frames"]
     if isinstance(hop, bool) or not isinstance(hop, int) or hop < 1:
@@ -325,6 +330,7 @@ def load_run(path: str | Path) -> RunFolder:
         label_map=label_map,
         spec=spec,
         gate=gate,
+        detector=detector,
         hop_frames=hop,
         selected=selected,
         models=models,

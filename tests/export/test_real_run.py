@@ -33,7 +33,7 @@ def test_a_real_run_exports_and_the_device_classifies_a_clip(real, tmp_path):
     for name in ("svm", "crnn"):
         model = EmotionModel(out / f"{name}.fp32.onnx")
         c = model.contract
-        assert (c.labels, c.hop_frames, c.spec, c.gate) == (LABELS, run.hop_frames, run.spec, run.gate)
+        assert (c.labels, c.hop_frames, c.spec, c.gate, c.detector) == (LABELS, run.hop_frames, run.spec, run.gate, run.detector)
         assert c.selected_features == run.selected_for(name)
         _, windows = clip_windows(load_audio(clip, c.spec.sample_rate), c.spec, c.hop_frames)
         p = model.probabilities(np.stack(windows))

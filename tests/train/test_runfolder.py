@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from helpers.runs import LABELS, SEED_MODELS, SPEC
+from tonecue.edge.speech import LEVEL_ONLY
 from tonecue.edge.vad import GateSettings
 from tonecue.train.runfolder import CONFIG_KEYS, FORMAT_VERSION, RunFolderError, load_run, write_run
 
@@ -22,6 +23,7 @@ def test_what_the_trainer_writes(synthetic):
     assert (config["seed"], config["folds"], config["test_size"], config["val_fraction"], config["quick"]) == (0, 3, 0.2, 0.15, True)
     assert config["label_map"] == {"classes": list(LABELS), "mapping": {c: c for c in ("neutral", "happy", "sad", "angry")}}
     assert config["frontend"] == SPEC.to_dict() and config["gate"] == GateSettings().to_dict() and config["hop_frames"] == 22
+    assert config["detector"] == LEVEL_ONLY.to_dict()  # tonecue-train keeps windows by the level gate alone
     assert config["budget"]["featurewiz_rows"] == 400 and config["featurewiz_corr_limit"] == 0.7
     assert config["budget"]["epochs"] == {"cnn1d": 2, "cnn2d": 2, "crnn": 1}
     hyper = config["hyperparameters"]
@@ -68,6 +70,7 @@ def _rename_dt(data):
         (lambda d: _edit(d, lambda m: m["config"].update(hop_frames=0)), "hop_frames must be a positive integer"),
         (lambda d: _edit(d, lambda m: m["config"]["frontend"].update(n_fft=-3)), "config cannot be read"),
         (lambda d: _edit(d, lambda m: m["config"]["label_map"].update(mapping={"furious": "angry"})), "config cannot be read"),
+        (lambda d: _edit(d, lambda m: m["config"]["detector"].update(kind="webrtc")), "config cannot be read"),
         (lambda d: _edit(d, lambda m: m["selected_features"].append("loudness")), "names no statistic"),
         (lambda d: _edit(d, lambda m: m["models"].pop("crnn")), "are not the config's"),
         (lambda d: _edit(d, _rename_dt), "model kind 'mlp' is not registered"),
