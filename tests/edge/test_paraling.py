@@ -276,3 +276,13 @@ def test_voiced_segments_and_pauses_are_counted(frontend):
 
 def test_settings_serialise_to_plain_json():
     assert json.loads(ParalingSettings().to_json())["sample_rate"] == 16000
+
+
+def test_percentiles_are_numpys_linear_ones():
+    from tonecue.edge.paraling import _percentiles
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 300):
+        values = rng.standard_normal(n)
+        qs = (0, 20, 50, 80, 95, 100)
+        np.testing.assert_allclose(_percentiles(values, qs), np.percentile(values, qs), rtol=1e-12)
