@@ -204,7 +204,7 @@ def export_run(
     report: dict[str, Any] = {
         "run": run.name,
         "run_dir": str(run.path),
-        "run_created": run.results.get("created"),
+        "run_created": run.created,
         "command": command,
         "machine": v.machine(),
         "data": data_info,

@@ -22,8 +22,9 @@ def exported(synthetic, tmp_path_factory):
     return {"out": out, "code": code, "report": json.loads((out / "verification.json").read_text())}
 
 
-def test_export_writes_every_file_and_the_report(exported):
+def test_export_writes_every_file_and_the_report(exported, synthetic):
     out, report = exported["out"], exported["report"]
+    assert report["run_created"] == json.loads((synthetic.run / "run.json").read_text())["created"]
     assert sorted(p.name for p in out.glob("*.onnx")) == sorted(FILES)
     assert (out / "verification.md").read_text().startswith("# Export verification: synthetic-run")
     assert [(f["name"], f["kind"]) for f in report["files"] if f["precision"] == "fp32"] == [(n, n) for n in SEED_MODELS]
