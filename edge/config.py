@@ -211,12 +211,6 @@ class Config:
         replaced (the others stay the model's, not the built-in defaults)."""
         return model_gate.override(dict(self.gate_overrides))
 
-    @property
-    def gate(self) -> GateSettings:
-        """The [gate] table over the built-in defaults (GateSettings() when there is none).
-        Deprecated: what the device should run is `gate_for(model.contract.gate)`."""
-        return GateSettings().override(dict(self.gate_overrides))
-
     def to_dict(self) -> dict[str, dict[str, Any]]:
         out = {}
         for name in SECTIONS:
