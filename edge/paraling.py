@@ -309,7 +309,6 @@ class ParalinguisticFrontend:
         sr, n_fft = s.sample_rate, s.n_fft
         self._window = dsp.hann_window(s.frame_length, "float64")
         freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-        self._freqs = freqs
         top = min(s.band_top, sr / 2)
         self._n_top = int(np.searchsorted(freqs, top, side="right"))
         self._mel = dsp.FilterbankProduct(dsp.mel_filterbank(sr, n_fft, s.n_mels, 20.0, top)[:, : self._n_top])
@@ -389,9 +388,16 @@ class ParalinguisticFrontend:
 
     # --- the analysis ------------------------------------------------------------------------
 
-    def _analyze(self, x: np.ndarray, first_centre: int, n: int) -> np.ndarray:
+    def _pitch(self, x: np.ndarray, first_centre: int, n: int) -> tuple[np.ndarray, ...]:
+        """YIN's (period, aperiodicity, rho) of n frames centred at first_centre + i * hop."""
+        s = self.settings
+        frames = _regular_frames(x, first_centre - s.pitch_frame_length // 2, s.hop_length, n, s.pitch_frame_length)
+        return self._yin(frames)
+
+    def _analyze(self, x: np.ndarray, first_centre: int, n: int, pitch: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
         """Descriptors of n frames centred at first_centre + i * hop of the float64 array x, which
-        must hold `reach` samples beyond either end frame's centre."""
+        must hold `reach` samples beyond either end frame's centre. `pitch`: the `_pitch` of the
+        n + 2 * margin_frames frames around them, where the caller has it already (a stream)."""
         s = self.settings
         hop, m = s.hop_length, s.margin_frames
         n_ext = n + 2 * m  # YIN also runs on the margin frames: the pulses ask them for periods
@@ -405,9 +411,7 @@ class ParalinguisticFrontend:
         self._spectral(power, out)
         inner = slice(m, m + n)
 
-        # YIN on every extended frame: the pulses of the output frames ask their neighbours.
-        pitch_frames = _regular_frames(x, c0 - s.pitch_frame_length // 2, hop, n_ext, s.pitch_frame_length)
-        period, aperiodicity, rho = self._yin(pitch_frames)
+        period, aperiodicity, rho = self._pitch(x, c0, n_ext) if pitch is None else pitch
         voiced = aperiodicity < s.voicing_threshold
         period = np.where(voiced, period, np.nan)
         out[:, _COL["voiced"]] = voiced[inner]
@@ -816,9 +820,14 @@ class ParalinguisticStream:
 
     def reset(self) -> None:
         fe = self.frontend
+        m = fe.settings.margin_frames
         self._buffer = np.zeros(fe._pad)  # the silence `llds` pads a signal with
         self._buffer_start = 0  # padded-stream index of self._buffer[0]
         self._next_frame = 0
+        # YIN of frames _pitch_start ..: each frame's is computed once, though the jitter of the
+        # frames up to margin_frames away needs it (a block of frames would recompute its margins).
+        self._pitch_start = -m
+        self._pitch = tuple(np.empty(0) for _ in range(3))
         self._context = np.empty((0, len(LLD_NAMES)), dtype=np.float32)
 
     @property
@@ -840,17 +849,28 @@ class ParalinguisticStream:
             return 0  # a capture callback may deliver nothing
         x = fe.check_signal(samples)
         self._buffer = np.concatenate([self._buffer, x])
-        hop, reach = s.hop_length, s.reach
+        hop, reach, m = s.hop_length, s.reach, s.margin_frames
         end = self._buffer_start + len(self._buffer)  # padded-stream index one past the last sample
+        centre_of = lambda frame: fe._pad + frame * hop - self._buffer_start  # noqa: E731  (in the buffer)
+        # YIN of every frame whose pitch frame is complete.
+        first_new = self._pitch_start + len(self._pitch[0])
+        last_pitch = (end - fe._pad - (s.pitch_frame_length - s.pitch_frame_length // 2)) // hop
+        if last_pitch >= first_new:
+            fresh = fe._pitch(self._buffer, centre_of(first_new), last_pitch - first_new + 1)
+            self._pitch = tuple(np.concatenate([old, new]) for old, new in zip(self._pitch, fresh))
         last = (end - reach - fe._pad) // hop  # the last frame whose reach is complete
         count = last - self._next_frame + 1
         if count <= 0:
             return 0
-        centre = fe._pad + self._next_frame * hop - self._buffer_start
-        rows = fe._analyze(self._buffer, centre, count).astype(np.float32)
+        around = slice(self._next_frame - m - self._pitch_start, last + m + 1 - self._pitch_start)
+        pitch = tuple(a[around] for a in self._pitch)
+        rows = fe._analyze(self._buffer, centre_of(self._next_frame), count, pitch).astype(np.float32)
         self._next_frame += count
         self._context = np.concatenate([self._context, rows])[-s.context_frames :]
-        keep_from = fe._pad + self._next_frame * hop - reach - self._buffer_start
+        drop = self._next_frame - m - self._pitch_start
+        self._pitch = tuple(a[drop:] for a in self._pitch)
+        self._pitch_start += drop
+        keep_from = centre_of(self._next_frame) - reach
         self._buffer = self._buffer[keep_from:]
         self._buffer_start += keep_from
         return count
