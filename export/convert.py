@@ -33,6 +33,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from tonecue.edge.model import PREFIX, ModelContract
+from tonecue.edge.normalize import NormalizationSettings
 from tonecue.train.models import get as kind_of
 from tonecue.train.runfolder import RunFolder, RunFolderError
 
@@ -259,7 +260,36 @@ def convert(model: Any, contract: ModelContract, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(onx, str(path))
+    place_detector(contract, path.parent)
     return path
+
+
+def place_detector(contract: ModelContract, folder: str | Path) -> Path | None:
+    """Put the speech detector a contract names beside the model, from the installed silero-vad
+    wheel (with its MIT licence text), after checking that it is the very file training used."""
+    import shutil
+
+    from tonecue.edge.speech import file_sha256, installed_silero_file
+
+    detector = contract.detector
+    if not detector.enabled:
+        return None
+    source, version = installed_silero_file()
+    if detector.sha256 and file_sha256(source) != detector.sha256:
+        raise RunFolderError(
+            f"the model was trained with {detector.source} (sha256 {detector.sha256[:12]}…), but the installed "
+            f"{version} has another {source.name}; install the version training used, or train again"
+        )
+    target = Path(folder) / detector.file
+    if not target.is_file() or file_sha256(target) != file_sha256(source):
+        shutil.copyfile(source, target)
+    site = source.parents[2]  # site-packages/silero_vad/data/silero_vad.onnx
+    licences = sorted(site.glob("silero_vad-*.dist-info/licenses/LICENSE*")) or sorted(
+        site.glob("silero_vad-*.dist-info/LICENSE*")
+    )
+    if licences:
+        shutil.copyfile(licences[0], Path(folder) / f"{Path(detector.file).stem}.LICENSE")
+    return target
 
 
 # ---------------------------------------------------------------------------------- contract
@@ -281,6 +311,8 @@ def contract_for(run: RunFolder, name: str, precision: str = "fp32", **extra: An
         spec=run.spec,
         gate=run.gate,
         detector=run.detector,
+        bandwidth_hz=run.bandwidth_hz,
+        normalization=run.normalization if kind.input_kind == "stats" else NormalizationSettings(),
         labels=run.labels,
         input_kind=kind.input_kind,
         selected_features=run.selected_for(name),

@@ -47,7 +47,7 @@ from tonecue.edge.errors import TonecueError
 from tonecue.edge.model import ModelContract
 from tonecue.train.models import ModelKindError, get
 
-from .convert import INPUT_NAME, read_contract, set_contract, strip
+from .convert import INPUT_NAME, place_detector, read_contract, set_contract, strip
 
 __all__ = [
     "QuantizationError",
@@ -188,6 +188,7 @@ def _finish(source: Path, out_path: Path, contract: ModelContract, quantization:
     model.producer_name = "tonecue.export"
     model.doc_string = f"tonecue {int8.model_name} (int8); contract in metadata_props"
     onnx.save(model, str(out_path))
+    place_detector(int8, Path(out_path).parent)
 
 
 def op_types(path: str | Path) -> list[str]:

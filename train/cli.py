@@ -3,6 +3,8 @@
     tonecue-train --data ../shared/data/ser-en-dev
     tonecue-train --data DIR --models rf,cnn2d --folds 5 --seed 0 --out runs/mine
     tonecue-train --data DIR --quick          # a smoke run: tiny epochs, numbers mean nothing
+    tonecue-train --data ../shared/data/ser-en-dev --data ../shared/data/crema-d \
+        --exclude-speakers benchmarks/heldout.json --level-dbfs -25 --normalize speaker
 
 Everything happens in `tonecue.train.run.run_training`; this module parses arguments, prints
 progress on stderr and turns an error into its message and the exit status of
@@ -34,8 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
             "features), results.md/results.json, reports and confusion plots."
         ),
     )
-    parser.add_argument("--data", required=True, type=Path,
-                        help="corpus folder (the Kaggle speech-emotion-recognition-en layout, or original corpora)")
+    parser.add_argument("--data", required=True, type=Path, action="append",
+                        help="corpus folder (the Kaggle speech-emotion-recognition-en layout, or original corpora); "
+                             "repeat it to train on several")
+    parser.add_argument("--exclude-speakers", type=Path, default=None, metavar="FILE",
+                        help="leave out the speakers a JSON file lists ({\"speakers\": [{\"id\": \"crema:1003\"}, ...]}, "
+                             "as benchmarks/heldout.json) or a text file names one per line")
+    parser.add_argument("--level-dbfs", type=float, default=None,
+                        help="scale every window to this RMS level before its features (default: as recorded, "
+                             "the seed); -25 makes no feature carry the recording level")
+    parser.add_argument("--normalize", choices=("none", "speaker"), default="none",
+                        help="speaker: standardize the statistics per speaker in training, online on the device "
+                             "(default: none)")
+    parser.add_argument("--no-detector", action="store_true",
+                        help="choose voiced windows by the level gate alone, not the Silero speech detector")
     parser.add_argument("--models", default="all",
                         help=f"comma-separated subset of {','.join(models.names())} (default: all)")
     parser.add_argument("--out", type=Path, default=None,
@@ -50,6 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 1-2 epochs per net, featurewiz on 400 windows (numbers mean nothing)")
     return parser
+
+
+def read_speaker_list(path: Path) -> tuple[str, ...]:
+    """Speaker ids from a JSON file ({"speakers": [{"id": ...}, ...]}) or a text file, one per line."""
+    from tonecue.train.run import RunError
+
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise RunError(f"--exclude-speakers: cannot read {path}: {exc.strerror or exc}") from None
+    if Path(path).suffix == ".json":
+        import json
+
+        try:
+            return tuple(str(s["id"]) for s in json.loads(text)["speakers"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"--exclude-speakers: {path} is not a speaker list ({{\"speakers\": [{{\"id\": ...}}]}}): {exc}") from None
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,8 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache = False if args.cache.strip().lower() in ("none", "off", "false", "") else Path(args.cache)
     words = ["tonecue-train", *(sys.argv[1:] if argv is None else list(argv))]
     try:
+        from tonecue.edge.spec import FrontendSpec
+        from tonecue.edge.speech import LEVEL_ONLY, DetectorSettings
+
         config = RunConfig(
             data=args.data,
+            spec=FrontendSpec(level_dbfs=args.level_dbfs),
+            detector=LEVEL_ONLY if args.no_detector else DetectorSettings(),
+            normalization=args.normalize,
+            exclude_speakers=read_speaker_list(args.exclude_speakers) if args.exclude_speakers else (),
             out=args.out,
             models=parse_models(args.models),
             folds=args.folds,

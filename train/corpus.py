@@ -37,6 +37,7 @@ Known quirks that are handled: TESS's `OA_bite_neutral` (speaker prefix `OA_` me
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -855,3 +856,57 @@ def build_index(root: str | os.PathLike, label_map: LabelMap = DEFAULT) -> Corpu
         duplicates=tuple(duplicates),
     )
 
+
+
+def build_index_of(roots: str | os.PathLike | Sequence[str | os.PathLike], label_map: LabelMap = DEFAULT) -> CorpusIndex:
+    """One index over several corpus folders (each read as `build_index` reads it), e.g. ser-en-dev
+    and crema-d side by side. A recording found under two folders is indexed once. The index's
+    root is the folders' common parent, so that reports name every clip unambiguously."""
+    roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+    if not roots:
+        raise CorpusError("no corpus folder given")
+    if len(roots) == 1:
+        return build_index(roots[0], label_map)
+    indexes = [build_index(root, label_map) for root in roots]
+    seen: dict[tuple[str, str, str], Path] = {}
+    clips, duplicates = [], []
+    for index in indexes:
+        duplicates.extend(index.duplicates)
+        for clip in index.clips:
+            key = (clip.corpus, clip.speaker, clip.path.stem)
+            if key in seen:
+                duplicates.append((clip.path, seen[key]))
+                continue
+            seen[key] = clip.path
+            clips.append(clip)
+    clips.sort(key=lambda c: (c.corpus, c.speaker, c.path.as_posix()))
+    dropped: Counter = Counter()
+    excluded: Counter = Counter()
+    unparsed: dict[Path, str] = {}
+    for index in indexes:
+        dropped.update(index.dropped)
+        excluded.update(index.excluded)
+        unparsed.update(index.unparsed_reasons)
+    return CorpusIndex(
+        root=Path(os.path.commonpath([str(index.root) for index in indexes])),
+        label_map=label_map,
+        clips=tuple(clips),
+        dropped=MappingProxyType(dict(sorted(dropped.items()))),
+        unparsed=tuple(unparsed),
+        unparsed_reasons=MappingProxyType(unparsed),
+        excluded=MappingProxyType(dict(sorted(excluded.items()))),
+        duplicates=tuple(duplicates),
+    )
+
+
+def without_speakers(index: CorpusIndex, speakers: Iterable[str]) -> tuple[CorpusIndex, list[str]]:
+    """The index without the clips of `speakers` (ids as the index names them, e.g. "crema:1003"),
+    and which of those ids it held. Ids it does not hold are not an error: a held-out list may name
+    speakers of corpora this run does not use."""
+    leave = set(speakers)
+    present = sorted(leave & {clip.speaker for clip in index.clips})
+    kept = tuple(clip for clip in index.clips if clip.speaker not in leave)
+    missing = [label for label in index.label_map.classes if not any(c.label == label for c in kept)]
+    if missing:
+        raise CorpusError(f"leaving out {', '.join(present)} leaves no clip of class(es) {', '.join(missing)}")
+    return dataclasses.replace(index, clips=kept), present

@@ -451,3 +451,20 @@ def plot_confusion(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def corpus_protocol(table: ClipTable, seed: int = 0, val_fraction: float = VALIDATION_FRACTION) -> list[Split]:
+    """Leave one corpus out: a split per corpus, tested on it and trained on every other corpus
+    (validation: whole speakers of the training corpora). Empty when there is only one corpus."""
+    corpora = sorted(set(table.corpora.tolist()))
+    if len(corpora) < 2:
+        return []
+    splits = []
+    for f, corpus in enumerate(corpora):
+        test = np.flatnonzero(table.corpora == corpus)
+        train = np.flatnonzero(table.corpora != corpus)
+        fit, val = speaker_validation(train, table, val_fraction, seed + f)
+        split = Split(f"corpus:{corpus}", _ids(train), _ids(test), fit, val, "speaker")
+        check_split(split, table, grouped=True)
+        splits.append(split)
+    return splits

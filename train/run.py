@@ -39,6 +39,9 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from tonecue.edge.errors import TonecueError
+from tonecue.edge.normalize import NormalizationSettings, SpeakerNormalizer, normalize_per_speaker, speaker_statistics
+from tonecue.edge.spec import FrontendSpec
+from tonecue.edge.speech import DetectorSettings
 from tonecue.train import evaluate as ev
 from tonecue.train import models as registry
 from tonecue.train import runfolder
@@ -86,7 +89,7 @@ class Budget:
 class RunConfig:
     """The settings of a run (the CLI's flags)."""
 
-    data: Path
+    data: Path | Sequence[Path]  # one corpus folder, or several (e.g. ser-en-dev and crema-d)
     out: Path | None = None  # None: runs/<timestamp>/ under the current folder
     models: tuple[str, ...] = field(default_factory=registry.names)
     folds: int = 5
@@ -98,6 +101,10 @@ class RunConfig:
     test_size: float = 0.2
     val_fraction: float = ev.VALIDATION_FRACTION
     featurewiz_corr_limit: float = 0.7  # SULOV keeps one of each pair correlated above this
+    spec: FrontendSpec = field(default_factory=FrontendSpec)  # the frontend every window goes through
+    detector: DetectorSettings = field(default_factory=DetectorSettings)  # Silero VAD picks the voiced windows
+    normalization: str = "none"  # "speaker": the stats standardized per speaker (tonecue.edge.normalize)
+    exclude_speakers: tuple[str, ...] = ()  # speaker ids never trained on (e.g. benchmarks/heldout.json)
     budget: Budget | None = None  # None: Budget(), or Budget.quick() with quick
     command: str | None = None  # recorded in the results
 
@@ -187,8 +194,12 @@ class _Fitted:
     selected: list[str] | None = None
     test_windows: np.ndarray | None = None
     proba: dict[str, np.ndarray] = field(default_factory=dict)
+    # With speaker normalization, `proba` is the device's online estimate; these are the others
+    # ("cold": the prior alone; "full": each test speaker's own statistics, the optimistic bound).
+    variants: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    prior: NormalizationSettings | None = None
 
 
 def _fit_split(
@@ -205,6 +216,7 @@ def _fit_split(
     threads: int,
     clock: _Clock,
     label: str,
+    normalization: str = "none",
 ) -> _Fitted:
     """Select features on the training windows, fit every model, predict the test windows."""
     from tonecue.train.classic import fit_classic, select_features
@@ -224,6 +236,9 @@ def _fit_split(
     labels = ws.labels
     names = ws.spec.stats_feature_names()
     stats = ws.features.get("stats")
+    test_stats: dict[str, np.ndarray] = {}
+    if normalization == "speaker" and stats is not None:
+        stats, test_stats, out.prior = _normalize_split(ws, stats, train_w, test_w, seed)
 
     if any(kind.reads_selection for kind in kinds.values()):
         rows = _subsample(train_w, labels[train_w],
@@ -246,10 +261,13 @@ def _fit_split(
                 info: dict[str, Any] = {}
                 if test_w is not None:
                     out.proba[model] = fitted.predict_proba(stats[test_w])
+                    out.variants[model] = {v: fitted.predict_proba(x) for v, x in test_stats.items()}
             else:
-                X = ws.features[kind.input_kind]
+                X = stats if kind.input_kind == "stats" else ws.features[kind.input_kind]
+                columns = None
                 if selected is not None:
-                    X = X[:, np.array([names.index(s) for s in selected], dtype=np.int64)]
+                    columns = np.array([names.index(s) for s in selected], dtype=np.int64)
+                    X = X[:, columns]
                 net = make_net(model, X.shape[1:], k)
                 fitted, history = fit_net(
                     net, X[fit_w], labels[fit_w], X[val_w], labels[val_w],
@@ -264,11 +282,65 @@ def _fit_split(
                           f"{best.val_uar:.3f}) on {history.device}")
                 if test_w is not None:
                     out.proba[model] = predict_proba(fitted, X[test_w], device=None)
+                    if kind.input_kind == "stats":
+                        out.variants[model] = {
+                            v: predict_proba(fitted, x if columns is None else x[:, columns], device=None)
+                            for v, x in test_stats.items()
+                        }
             out.models[model] = fitted
         info["seconds"] = round(t["seconds"], 2)
         out.info["models"][model] = info
         clock.log(f"{label} {model}: {detail} ({t['seconds']:.1f} s)")
     return out
+
+
+def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndarray | None, seed: int):
+    """Speaker normalization of one split's statistics (see tonecue.edge.normalize).
+
+    Training windows: each speaker standardized by its own statistics. Test windows, as the device
+    meets a voice: the online estimate (`SpeakerNormalizer`, from the training side's prior, over
+    each test speaker's clips in a seeded random order: a conversation does not come sorted by
+    emotion); also "cold" (the prior alone) and "full" (the speaker's own statistics, optimistic).
+    Returns (the split's statistics, {variant: test statistics}, the prior as settings).
+    """
+    spec = ws.spec
+    mean, std = speaker_statistics(stats[train_w], ws.speakers[train_w])
+    prior = NormalizationSettings(kind="speaker", mean=tuple(mean), std=tuple(std))
+    out = np.array(stats, dtype=np.float32, copy=True)
+    out[train_w] = normalize_per_speaker(stats[train_w], ws.speakers[train_w])
+    variants: dict[str, np.ndarray] = {}
+    if test_w is not None and len(test_w):
+        hop_seconds = ws.hop_frames * spec.hop_length / spec.sample_rate
+        rng = np.random.default_rng(seed)
+        online = np.empty((len(test_w), stats.shape[1]), dtype=np.float32)
+        position = {w: i for i, w in enumerate(test_w)}
+        for speaker in np.unique(ws.speakers[test_w]):
+            rows = test_w[ws.speakers[test_w] == speaker]
+            clips = np.unique(ws.clip_ids[rows])
+            normalizer, heard = SpeakerNormalizer(prior, hop_seconds), 0
+            for clip in rng.permutation(clips):
+                for w in rows[ws.clip_ids[rows] == clip]:
+                    online[position[w]] = normalizer(stats[w], heard * hop_seconds)
+                    heard += 1
+        out[test_w] = online
+        variants = {
+            "cold": ((stats[test_w] - mean) / np.maximum(std, 1e-6)).astype(np.float32),
+            "full": normalize_per_speaker(stats[test_w], ws.speakers[test_w]),
+        }
+    return out, variants, prior
+
+
+def _bandwidth_hz(index) -> float | None:
+    """Half the lowest native sample rate among the clips: the band every training clip filled."""
+    import soundfile
+
+    rates = []
+    for clip in index.clips:
+        try:
+            rates.append(soundfile.info(str(clip.path)).samplerate)
+        except Exception:  # unreadable clips are skipped (and reported) by the window extraction
+            continue
+    return min(rates) / 2 if rates else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,7 +395,8 @@ def _metrics(ws, windows: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     return ev.evaluate_predictions(proba, ws.labels[windows], ws.clip_ids[windows], ws.corpora[windows], ws.classes)
 
 
-def _training_config(config: RunConfig, models: Sequence[str], budget: Budget, index, ws) -> dict[str, Any]:
+def _training_config(config: RunConfig, models: Sequence[str], budget: Budget, index, ws,
+                     excluded: Sequence[str], prior: NormalizationSettings | None, bandwidth: float | None) -> dict[str, Any]:
     """The full training configuration (`tonecue.train.runfolder.CONFIG_KEYS`), recorded in
     run.json and results.json alike: what the run was told, and every hyperparameter it used."""
     return {
@@ -339,6 +412,9 @@ def _training_config(config: RunConfig, models: Sequence[str], budget: Budget, i
         "hop_frames": ws.hop_frames,
         "gate": ws.gate.to_dict(),
         "detector": ws.detector.to_dict(),
+        "exclude_speakers": list(excluded),
+        "normalization": (prior or NormalizationSettings()).to_dict(),
+        "bandwidth_hz": bandwidth,
         "budget": budget.as_dict(),
         "featurewiz_corr_limit": config.featurewiz_corr_limit,
         "hyperparameters": {m: registry.get(m).hyperparameters(config.seed) for m in models},
@@ -354,7 +430,7 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
     import torch
 
     from tonecue.edge.frontend import KINDS
-    from tonecue.train.corpus import LabelMap, build_index
+    from tonecue.train.corpus import LabelMap, build_index_of, without_speakers
     from tonecue.train.windows import extract_windows
 
     models = parse_models(config.models)
@@ -363,6 +439,8 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         raise RunError(f"--folds must be an integer of at least 2, got {config.folds!r}")
     if config.workers is not None and config.workers < 1:
         raise RunError(f"--workers must be at least 1, got {config.workers}")
+    if config.normalization not in ("none", "speaker"):
+        raise RunError(f"normalization must be 'none' or 'speaker', got {config.normalization!r}")
     unbudgeted = [m for m in models if registry.get(m).family == "net" and m not in budget.epochs]
     if unbudgeted:
         raise RunError(f"the budget gives no epochs for {', '.join(unbudgeted)}")
@@ -374,15 +452,19 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
     try:
         # -- data -------------------------------------------------------------------------------
         with clock.stage("index"):
-            index = build_index(config.data, LabelMap(calm_as_neutral=config.calm_as_neutral))
-        clock.log(f"indexed {len(index)} clips of {', '.join(index.corpora)} under {index.root}")
+            index = build_index_of(config.data, LabelMap(calm_as_neutral=config.calm_as_neutral))
+            index, excluded = without_speakers(index, config.exclude_speakers)
+            bandwidth = _bandwidth_hz(index)
+        clock.log(f"indexed {len(index)} clips of {', '.join(index.corpora)} under {index.root}"
+                  + (f", leaving out {len(excluded)} speakers ({', '.join(excluded)})" if excluded else "")
+                  + (f"; the narrowest clips fill {bandwidth:.0f} Hz" if bandwidth else ""))
         if log is not None:
             log(index.format_table())
         out = _check_out(config.out)
         clock.log(f"run folder (written at the end): {out}")
         with clock.stage("windows"):
-            ws = extract_windows(index, kinds=KINDS, cache_dir=config.cache, workers=config.workers,
-                                 progress=log is not None)
+            ws = extract_windows(index, spec=config.spec, kinds=KINDS, detector=config.detector,
+                                 cache_dir=config.cache, workers=config.workers, progress=log is not None)
         report = ws.report
         clock.log(f"windows: {len(ws)} kept of {report['windows_total']} cut from {report['clips_read']} clips "
                   f"(cache hits {report['cache']['hits']}, misses {report['cache']['misses']}; "
@@ -405,13 +487,17 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
 
         random_splits = ev.random_protocol(table, config.test_size, config.seed, config.val_fraction)
         speaker_splits = ev.speaker_protocol(table, config.folds, config.seed, config.val_fraction)
+        corpus_splits = ev.corpus_protocol(table, config.seed, config.val_fraction)
 
         # -- protocols --------------------------------------------------------------------------
         fitted: dict[str, _Fitted] = {}
-        all_splits = [("random", s) for s in random_splits] + [("speaker", s) for s in speaker_splits]
+        all_splits = ([("random", s) for s in random_splits] + [("speaker", s) for s in speaker_splits]
+                      + [("corpus", s) for s in corpus_splits])
         for protocol, split in all_splits:
             if protocol == "random":
                 label = "random split"
+            elif protocol == "corpus":
+                label = f"leave out {split.name.split(':', 1)[1]}"
             else:
                 label = f"speaker fold {split.name.split('-')[1]}/{config.folds}"
             clock.log(f"{label}: train {len(split.train)} clips (fit {len(split.fit)}, val {len(split.val)} "
@@ -419,9 +505,9 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             with clock.stage(f"protocol:{protocol}"):
                 fitted[split.name] = _fit_split(ws, split.name, split.train, split.fit, split.val, split.test,
                                                 models, budget, config.featurewiz_corr_limit, config.seed, threads,
-                                                clock, label)
+                                                clock, label, config.normalization)
 
-        protocols = _protocol_results(ws, table, models, random_splits, speaker_splits, fitted)
+        protocols = _protocol_results(ws, table, models, random_splits, speaker_splits, corpus_splits, fitted)
 
         # -- final fit --------------------------------------------------------------------------
         all_clips = np.arange(len(ws.clips))
@@ -430,10 +516,11 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         clock.log(f"final fit: {len(all_clips)} clips (nets: fit {len(fit_clips)}, val {len(val_clips)} by speaker)")
         with clock.stage("final fit"):
             final = _fit_split(ws, "final", all_clips, fit_clips, val_clips, None, models, budget,
-                               config.featurewiz_corr_limit, config.seed, threads, clock, "final")
+                               config.featurewiz_corr_limit, config.seed, threads, clock, "final",
+                               config.normalization)
 
         # -- the run folder ---------------------------------------------------------------------
-        training = _training_config(config, models, budget, index, ws)
+        training = _training_config(config, models, budget, index, ws, excluded, final.prior, bandwidth)
         with clock.stage("write"):
             out = _check_out(out)  # still new or empty?
             files = runfolder.write_run(out, created=created, config=training, selected=final.selected,
@@ -512,7 +599,34 @@ def _data_summary(index, ws, table: ev.ClipTable) -> dict[str, Any]:
     }
 
 
-def _protocol_results(ws, table, models, random_splits, speaker_splits, fitted) -> dict[str, Any]:
+def _pooled(ws, splits, fitted, models) -> dict[str, Any]:
+    """Metrics of out-of-split predictions pooled over splits that test every window once, with
+    the per-split UAR and, under speaker normalization, the cold and full variants. No splits
+    (leave-one-corpus-out on a single corpus): no results."""
+    if not splits:
+        return {}
+    windows = np.concatenate([fitted[s.name].test_windows for s in splits])
+    if len(windows) != len(ws) or len(np.unique(windows)) != len(ws):
+        raise AssertionError("the splits did not predict every window exactly once")
+    results = {}
+    for m in models:
+        proba = np.concatenate([fitted[s.name].proba[m] for s in splits])
+        result = _metrics(ws, windows, proba)
+        per_split = [_metrics(ws, fitted[s.name].test_windows, fitted[s.name].proba[m]) for s in splits]
+        result["per_fold_uar"] = {
+            level: ev.fold_summary([f[level]["overall"]["uar"] for f in per_split]) for level in ("window", "clip")
+        }
+        variants = fitted[splits[0].name].variants.get(m) or {}
+        if variants:
+            result["normalization"] = {
+                v: _metrics(ws, windows, np.concatenate([fitted[s.name].variants[m][v] for s in splits]))
+                for v in variants
+            }
+        results[m] = result
+    return results
+
+
+def _protocol_results(ws, table, models, random_splits, speaker_splits, corpus_splits, fitted) -> dict[str, Any]:
     random_split = random_splits[0]
     rnd = fitted[random_split.name]
     random_result = {
@@ -525,18 +639,7 @@ def _protocol_results(ws, table, models, random_splits, speaker_splits, fitted) 
                                                    "models": rnd.info["models"]}],
         "models": {m: _metrics(ws, rnd.test_windows, rnd.proba[m]) for m in models},
     }
-    pooled_windows = np.concatenate([fitted[s.name].test_windows for s in speaker_splits])
-    if len(pooled_windows) != len(ws) or len(np.unique(pooled_windows)) != len(ws):
-        raise AssertionError("speaker folds did not predict every window exactly once")
-    speaker_models = {}
-    for m in models:
-        proba = np.concatenate([fitted[s.name].proba[m] for s in speaker_splits])
-        result = _metrics(ws, pooled_windows, proba)
-        per_fold = [_metrics(ws, fitted[s.name].test_windows, fitted[s.name].proba[m]) for s in speaker_splits]
-        result["per_fold_uar"] = {
-            level: ev.fold_summary([f[level]["overall"]["uar"] for f in per_fold]) for level in ("window", "clip")
-        }
-        speaker_models[m] = result
+    speaker_models = _pooled(ws, speaker_splits, fitted, models)
     speaker_result = {
         "description": (
             f"{len(speaker_splits)} speaker-grouped folds (no speaker on both sides of any fold); speakers go "
@@ -548,7 +651,19 @@ def _protocol_results(ws, table, models, random_splits, speaker_splits, fitted) 
                                         "models": fitted[s.name].info["models"]} for s in speaker_splits],
         "models": speaker_models,
     }
-    return {"speaker": speaker_result, "random": random_result}
+    protocols = {"speaker": speaker_result, "random": random_result}
+    if not corpus_splits:  # one corpus: nothing to leave out
+        return protocols
+    protocols["corpus"] = {
+        "description": (
+            "leave one corpus out: each corpus is tested by models trained on the others alone (the nearest "
+            "proxy for voices from elsewhere); nets stop early on whole training speakers."
+        ),
+        "splits": [s.describe(table) | {"featurewiz": fitted[s.name].info.get("featurewiz"),
+                                        "models": fitted[s.name].info["models"]} for s in corpus_splits],
+        "models": _pooled(ws, corpus_splits, fitted, models),
+    }
+    return protocols
 
 
 def _summary(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -565,6 +680,11 @@ def _summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             "random_uar_clip": rnd["clip"]["overall"]["uar"],
             "random_uar_window": rnd["window"]["overall"]["uar"],
         })
+        corpus = results["protocols"].get("corpus", {}).get("models", {}).get(m)
+        rows[-1]["corpus_uar_clip_mean"] = corpus["per_fold_uar"]["clip"]["mean"] if corpus else None
+        for variant in ("cold", "full"):
+            entry = spk.get("normalization", {}).get(variant)
+            rows[-1][f"speaker_uar_clip_{variant}"] = entry["clip"]["overall"]["uar"] if entry else None
     return rows
 
 
@@ -617,6 +737,30 @@ def render_markdown(results: dict[str, Any]) -> str:
         add(f"| {registry.get(row['model']).title} (`{row['model']}`) | **{_f(row['speaker_uar_clip'])}** | "
             f"{_f(row['speaker_uar_window'])} | {_f(row['speaker_fold_uar_clip_mean'])} ± "
             f"{_f(row['speaker_fold_uar_clip_std'])} | {_f(row['random_uar_clip'])} | {_f(row['random_uar_window'])} |")
+    if any(row.get("corpus_uar_clip_mean") is not None for row in results["summary"]):
+        add("")
+        add("**Leave one corpus out** (train on the other corpora, test on this one; clip UAR):")
+        add("")
+        loco = results["protocols"]["corpus"]["models"]
+        add("| model | mean over corpora | " + " | ".join(corpora) + " |")
+        add("|---|---|" + "---|" * len(corpora))
+        for row in results["summary"]:
+            per = loco[row["model"]]["clip"]["per_corpus"]
+            add(f"| {row['model']} | **{_f(row['corpus_uar_clip_mean'])}** | "
+                + " | ".join(_f(per[c]["uar"]) if c in per else "–" for c in corpora) + " |")
+    if any(row.get("speaker_uar_clip_cold") is not None for row in results["summary"]):
+        add("")
+        add("**Speaker normalization** (speaker-grouped, clip UAR): *online* is the device's running estimate "
+            "over each test voice's clips in a random order (the headline figures above); *cold* uses the "
+            "training prior alone (a voice just met); *full* uses each test speaker's own statistics "
+            "(the optimistic bound: a wearer's partner does not speak every emotion equally).")
+        add("")
+        add("| model | cold | online | full |")
+        add("|---|---|---|---|")
+        for row in results["summary"]:
+            if row.get("speaker_uar_clip_cold") is not None:
+                add(f"| {row['model']} | {_f(row['speaker_uar_clip_cold'])} | {_f(row['speaker_uar_clip'])} | "
+                    f"{_f(row['speaker_uar_clip_full'])} |")
     best = max(results["summary"], key=lambda r: -1 if np.isnan(r["speaker_uar_clip"]) else r["speaker_uar_clip"])
     add("")
     add(f"Best by speaker-grouped clip-level UAR: **{registry.get(best['model']).title}** ({_f(best['speaker_uar_clip'])}). "
@@ -665,7 +809,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"(a stratified sample of at most {config['budget']['featurewiz_rows']}); " + "; ".join(fits) + ".")
     add("")
 
-    for protocol, title in (("speaker", "Speaker-grouped (pooled out of fold)"), ("random", "Random 80/20 clip split")):
+    blocks = [("speaker", "Speaker-grouped (pooled out of fold)"), ("random", "Random 80/20 clip split")]
+    if results["protocols"].get("corpus", {}).get("models"):
+        blocks.append(("corpus", "Leave one corpus out (pooled)"))
+    for protocol, title in blocks:
         block = results["protocols"][protocol]["models"]
         for level in ("clip", "window"):
             add(f"## {title}, {level} level")

@@ -7,15 +7,17 @@ Training writes it (`write_run`), export reads it (`load_run`), both through thi
     RUN/results.json    the evaluation (tonecue.train.run), with the same "config" as run.json
     RUN/results.md, corpus.json, windows.json, confusion/*.png   reports for people
 
-run.json, format 1:
+run.json, format 2:
 
     format_version      1
     created             ISO time of the run
     config              the full training configuration (CONFIG_KEYS): the corpus, the models,
                         seed, folds, test share, validation share, --quick, the label map, the
                         frontend spec, the hop between windows, the level gate and the speech
-                        detector that chose the voiced windows, the budget, featurewiz's
-                        correlation limit and every model's hyperparameters
+                        detector that chose the voiced windows, the speakers left out, the
+                        speaker normalization (with its prior), the audio bandwidth of the
+                        training data, the budget, featurewiz's correlation limit and every
+                        model's hyperparameters
     selected_features   names of the statistics featurewiz kept on all clips (null: no model
                         read a selection)
     models              {name: file under the folder}, one per model in config["models"]
@@ -36,6 +38,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tonecue.edge.errors import TonecueError
+from tonecue.edge.normalize import NormalizationSettings
 from tonecue.edge.spec import FrontendSpec
 from tonecue.edge.speech import DetectorSettings
 from tonecue.edge.vad import GateSettings
@@ -52,7 +55,7 @@ __all__ = [
     "write_run",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: exclude_speakers, normalization and bandwidth_hz in the config
 MANIFEST = "run.json"
 RESULTS = "results.json"
 MODELS = "models"
@@ -60,8 +63,8 @@ MANIFEST_KEYS = ("format_version", "created", "config", "selected_features", "mo
 #: The training configuration, in run.json and results.json alike.
 CONFIG_KEYS = (
     "data", "models", "seed", "folds", "test_size", "val_fraction", "quick",
-    "label_map", "frontend", "hop_frames", "gate", "detector",
-    "budget", "featurewiz_corr_limit", "hyperparameters",
+    "label_map", "frontend", "hop_frames", "gate", "detector", "exclude_speakers", "normalization",
+    "bandwidth_hz", "budget", "featurewiz_corr_limit", "hyperparameters",
 )
 _SUFFIX = {"classic": ".joblib", "net": ".pt"}
 
@@ -160,6 +163,8 @@ class RunFolder:
 
     config: the training configuration (CONFIG_KEYS), as run.json and results.json hold it.
     label_map, spec, gate, detector, hop_frames: the classes and the windows' settings, from config.
+    normalization: the speaker normalization the stats models were trained with (and its prior).
+    bandwidth_hz: the audio bandwidth of the training data (None: the frontend's Nyquist).
     selected: names of the statistics featurewiz kept (None: no model read a selection).
     models: {name: file} of every fitted final model. results: results.json as written.
     """
@@ -175,6 +180,8 @@ class RunFolder:
     selected: tuple[str, ...] | None
     models: dict[str, Path]
     results: dict[str, Any]
+    normalization: NormalizationSettings = NormalizationSettings()
+    bandwidth_hz: float | None = None
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -264,6 +271,7 @@ class RunFolder:
 
 def load_run(path: str | Path) -> RunFolder:
     """Read a run folder `write_run` wrote; RunFolderError says what is missing or unreadable."""
+    from tonecue.edge.normalize import NormalizationError
     from tonecue.edge.spec import SpecError
     from tonecue.edge.speech import DetectorError
     from tonecue.edge.vad import GateError
@@ -287,8 +295,15 @@ def load_run(path: str | Path) -> RunFolder:
         spec = FrontendSpec.from_dict(config["frontend"])
         gate = GateSettings.from_dict(config["gate"])
         detector = DetectorSettings.from_dict(config["detector"])
-    except (CorpusError, SpecError, GateError, DetectorError, TypeError, AttributeError) as exc:
+        normalization = NormalizationSettings.from_dict(config["normalization"])
+    except (CorpusError, SpecError, GateError, DetectorError, NormalizationError, TypeError, AttributeError) as exc:
         raise RunFolderError(f"{where}: config cannot be read: {exc}") from None
+    bandwidth = config["bandwidth_hz"]
+    if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0):
+        raise RunFolderError(f"{where}: config bandwidth_hz must be null or a positive number of Hz, got {bandwidth!r}")
+    excluded = config["exclude_speakers"]
+    if not (isinstance(excluded, list) and all(isinstance(s, str) for s in excluded)):
+        raise RunFolderError(f"{where}: config exclude_speakers must be a list of speaker ids")
     hop = config["hop_frames"]
     if isinstance(hop, bool) or not isinstance(hop, int) or hop < 1:
         raise RunFolderError(f"{where}: config hop_frames must be a positive integer, got {hop!r}")
@@ -335,4 +350,6 @@ def load_run(path: str | Path) -> RunFolder:
         selected=selected,
         models=models,
         results=results,
+        normalization=normalization,
+        bandwidth_hz=None if bandwidth is None else float(bandwidth),
     )

@@ -25,7 +25,7 @@ def exported(synthetic, tmp_path_factory):
 def test_export_writes_every_file_and_the_report(exported, synthetic):
     out, report = exported["out"], exported["report"]
     assert report["run_created"] == json.loads((synthetic.run / "run.json").read_text())["created"]
-    assert sorted(p.name for p in out.glob("*.onnx")) == sorted(FILES)
+    assert sorted(p.name for p in out.glob("*.onnx")) == sorted(FILES)  # no detector: the run used the level gate
     assert (out / "verification.md").read_text().startswith("# Export verification: synthetic-run")
     assert [(f["name"], f["kind"]) for f in report["files"] if f["precision"] == "fp32"] == [(n, n) for n in SEED_MODELS]
     for name in FILES:

@@ -27,6 +27,8 @@ def test_a_real_run_exports_and_the_device_classifies_a_clip(real, tmp_path):
     assert code == (0 if report["ok"] else 1)  # --quick nets may miss the int8 targets; the report says so
     assert sorted(p.name for p in out.glob("*.fp32.onnx")) == sorted(f"{n}.fp32.onnx" for n in SEED_MODELS)
     assert all(report["parity"][name]["met"] for name in SEED_MODELS)
+    # The detector that chose the training windows travels beside the models, with its licence.
+    assert (out / "silero_vad.onnx").is_file() and "MIT" in (out / "silero_vad.LICENSE").read_text()
 
     run = load_run(real.run)
     clip = sorted(real.corpus.glob("Savee/*.flac"))[0]
@@ -34,6 +36,7 @@ def test_a_real_run_exports_and_the_device_classifies_a_clip(real, tmp_path):
         model = EmotionModel(out / f"{name}.fp32.onnx")
         c = model.contract
         assert (c.labels, c.hop_frames, c.spec, c.gate, c.detector) == (LABELS, run.hop_frames, run.spec, run.gate, run.detector)
+        assert c.detector.kind == "silero-vad" and c.bandwidth_hz == run.bandwidth_hz
         assert c.selected_features == run.selected_for(name)
         _, windows = clip_windows(load_audio(clip, c.spec.sample_rate), c.spec, c.hop_frames)
         p = model.probabilities(np.stack(windows))

@@ -28,7 +28,7 @@ def logistic_regression():
 
 
 def test_a_seventh_kind_trains_lands_in_the_run_folder_and_exports(logistic_regression, synthetic, tmp_path):
-    trained = train(synthetic.corpus, tmp_path / "run", "--models", "lr")
+    trained = train(synthetic.corpus, tmp_path / "run", "--models", "lr", "--no-detector")
     assert trained.code == 0, trained.err
     run = load_run(trained.run)
     assert list(run.models) == ["lr"] and run.models["lr"].name == "lr.joblib"

@@ -16,14 +16,16 @@ from tonecue.train.runfolder import CONFIG_KEYS, FORMAT_VERSION, RunFolderError,
 def test_what_the_trainer_writes(synthetic):
     manifest = json.loads((synthetic.run / "run.json").read_text())
     results = json.loads((synthetic.run / "results.json").read_text())
-    assert manifest["format_version"] == FORMAT_VERSION == 1
+    assert manifest["format_version"] == FORMAT_VERSION == 2
     config = manifest["config"]
     assert tuple(config) == CONFIG_KEYS and config == results["config"]
     assert config["models"] == list(SEED_MODELS) and list(manifest["models"]) == list(SEED_MODELS)
     assert (config["seed"], config["folds"], config["test_size"], config["val_fraction"], config["quick"]) == (0, 3, 0.2, 0.15, True)
     assert config["label_map"] == {"classes": list(LABELS), "mapping": {c: c for c in ("neutral", "happy", "sad", "angry")}}
     assert config["frontend"] == SPEC.to_dict() and config["gate"] == GateSettings().to_dict() and config["hop_frames"] == 22
-    assert config["detector"] == LEVEL_ONLY.to_dict()  # tonecue-train keeps windows by the level gate alone
+    assert config["detector"] == LEVEL_ONLY.to_dict()  # --no-detector: synthetic tones are no speech
+    assert config["exclude_speakers"] == [] and config["normalization"]["kind"] == "none"
+    assert config["bandwidth_hz"] == 11025
     assert config["budget"]["featurewiz_rows"] == 400 and config["featurewiz_corr_limit"] == 0.7
     assert config["budget"]["epochs"] == {"cnn1d": 2, "cnn2d": 2, "crnn": 1}
     hyper = config["hyperparameters"]
@@ -62,7 +64,7 @@ def _rename_dt(data):
         (lambda d: (d / "run.json").unlink(), "run.json is missing"),
         (lambda d: (d / "results.json").unlink(), "results.json is missing"),
         (lambda d: (d / "run.json").write_text("{not json"), "run.json: cannot read it"),
-        (lambda d: _edit(d, lambda m: m.update(format_version=2)), "run folder format 2, but this tonecue reads format 1"),
+        (lambda d: _edit(d, lambda m: m.update(format_version=1)), "run folder format 1, but this tonecue reads format 2"),
         (lambda d: _edit(d, lambda m: m.pop("format_version")), "run folder format None"),
         (lambda d: _edit(d, lambda m: m.update(labels=list(LABELS))), "run.json has unknown labels"),
         (lambda d: _edit(d, lambda m: m["config"].pop("hop_frames")), "config lacks hop_frames"),  # no 22 fallback

@@ -36,7 +36,13 @@ def test_quick_run_writes_a_complete_run_folder(real):
     results = json.loads((out / "results.json").read_text())
     assert results["config"] == manifest["config"]
     assert results["data"]["clips"] == 96 and results["data"]["speakers"] == 6
-    assert set(results["protocols"]) == {"speaker", "random"}
+    assert set(results["protocols"]) == {"speaker", "random", "corpus"}  # several corpora: leave one out
+    loco = results["protocols"]["corpus"]
+    assert [s["name"] for s in loco["splits"]] == [f"corpus:{c}" for c in sorted(results["data"]["corpora"])]
+    for split in loco["splits"]:  # the left-out corpus is all of the test side and none of the rest
+        corpus = split["name"].split(":", 1)[1]
+        assert all(sp.startswith(corpus + ":") for sp in split["test"]["speaker_ids"])
+        assert not any(sp.startswith(corpus + ":") for sp in split["train"].get("speaker_ids", []))
     splits = results["protocols"]["speaker"]["splits"]
     assert [s["name"] for s in splits] == ["speaker-1", "speaker-2", "speaker-3"]
     for split in splits:  # no speaker leaks, validation included
