@@ -34,8 +34,8 @@ EXIT_INPUT, EXIT_MODEL, EXIT_CONFIG = (EXIT_STATUS[name] for name in ("AudioErro
 DEMO_CLIP = Path(__file__).with_name("assets") / "demo.wav"
 
 
-def run_live(args: argparse.Namespace) -> int:
-    """The device loop on the microphone, or on a replayed file."""
+def run_live(args: argparse.Namespace, observers: tuple = ()) -> int:
+    """The device loop on the microphone, or on a replayed file; `observers` see every step."""
     import logging
 
     from .capture import FileSource, MicrophoneSource
@@ -67,18 +67,62 @@ def run_live(args: argparse.Namespace) -> int:
 
     indicators = IndicatorSettings(kinds=("terminal",)) if args.terminal else config.indicators
     service = Service(config, model, make_indicator(indicators, config.cues), open_source)
+    service.pipeline.observers.extend(observers)
+    events = None
+    if getattr(args, "events", None):
+        from .events import EventWriter
+
+        events = EventWriter.open(args.events)
+        service.pipeline.observers.append(events)
     service.install_signal_handlers()
-    return service.run()
+    try:
+        return service.run()
+    finally:
+        if events is not None:
+            events.close()
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    script = json.loads(DEMO_CLIP.with_suffix(".json").read_text())
+    said = ", ".join(u["label"] for u in script["utterances"])
     print(
-        f"tonecue demo: {DEMO_CLIP.name}, real speech (RAVDESS actor 04: neutral, happy, sad, angry), "
-        f"through the live loop and {Path(args.model or DEFAULT_MODEL).name}; cues below.",
+        f"tonecue demo: {DEMO_CLIP.name}, real speech ({script['speaker']}: {said}), a voice the shipped model "
+        f"never heard in training, through the live loop and {Path(args.model or DEFAULT_MODEL).name}; cues below.",
         flush=True,
     )
     args.input, args.terminal = DEMO_CLIP, True
-    return run_live(args)
+    steps: list = []
+    status = run_live(args, observers=(steps.append,))
+    print(demo_summary(script["utterances"], steps), flush=True)
+    return status
+
+
+def demo_summary(utterances: list[dict], steps: list) -> str:
+    """What was said beside what was shown, per utterance: the newcomer sees the real accuracy.
+
+    What was shown for an utterance is the emotion the display held for most of the time from its
+    start to one second after its end (the loop needs about a second to hear a window)."""
+    lines = ["", "said       shown"]
+    right = 0
+    for u in utterances:
+        start, end = u["start"], u["end"] + 1.0
+        shown: dict[str, float] = {}
+        previous_time, previous_label = start, None
+        for step in steps:
+            t, label = step.decision.time, step.decision.label
+            if t <= start:
+                previous_label = label
+                continue
+            if t > end:
+                break
+            shown[previous_label or "nothing"] = shown.get(previous_label or "nothing", 0.0) + t - previous_time
+            previous_time, previous_label = t, label
+        shown[previous_label or "nothing"] = shown.get(previous_label or "nothing", 0.0) + max(end - previous_time, 0.0)
+        top = max(shown, key=shown.get)
+        right += top == u["label"]
+        lines.append(f"{u['label']:<10} {top}{'' if top == u['label'] else '   (wrong)' if top != 'nothing' else ''}")
+    lines.append(f"{right} of {len(utterances)} utterances shown as said.")
+    return "\n".join(lines)
 
 
 def run_classify(args: argparse.Namespace) -> int:
@@ -105,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, default=None,
                      help="TOML config (default /etc/tonecue/tonecue.toml if it exists, else built-in defaults)")
     run.add_argument("--input", type=Path, default=None, help="replay this audio file instead of the microphone")
+    run.add_argument("--events", default=None, metavar="FILE",
+                     help="write one JSON line per change of what is shown to FILE ('-': standard output); "
+                          "see tonecue.edge.events")
     run.set_defaults(handler=run_live, terminal=False)
 
     demo = commands.add_parser("demo", help="the device loop on the bundled clip of real speech, cues in the terminal")
