@@ -437,7 +437,7 @@ class Live:
 
 
 def _event(cue, now: float) -> CueEvent | None:
-    if cue is None or cue.kind not in ("emotion", "off"):
+    if cue is None or cue.kind not in ("emotion", "unsure", "off"):  # "unsure" shows no label
         return None
     return CueEvent(now, cue.label if cue.kind == "emotion" else None, bool(cue.vibrate))
 

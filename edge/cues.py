@@ -182,6 +182,10 @@ class CueSettings(Settings):
     error_color: "#ff8000" (amber), error_blink: (0.5, 1.5)
         The fault cue (no microphone, no model): a slow blink of this colour, on and off seconds.
         It never vibrates.
+    unsure_color: "#ffffff", unsure_brightness: 0.05, unsure_hold_seconds: 1.5
+        "A voice, but no emotion is sure enough": a dim glow of this colour, never a vibration, so
+        that a wearer can tell "someone is talking" from "nobody is" and from a real answer. It
+        stays this long after the last voiced window, over the pauses between words.
     """
 
     patterns: Any = dataclasses.field(default_factory=lambda: dict(DEFAULT_PATTERNS))
@@ -191,6 +195,9 @@ class CueSettings(Settings):
     cooldown_seconds: float = 3.0
     error_color: RGB = (255, 128, 0)
     error_blink: tuple[float, float] = (0.5, 1.5)
+    unsure_color: RGB = (255, 255, 255)
+    unsure_brightness: float = 0.05
+    unsure_hold_seconds: float = 1.5
 
     DESCRIPTION: ClassVar[str] = "cue settings"
     ERROR: ClassVar[type[ValueError]] = CueError
@@ -215,10 +222,15 @@ class CueSettings(Settings):
             problems.append(f"brightness_step must be in (0, 1], got {self.brightness_step}")
         if self.cooldown_seconds < 0:
             problems.append(f"cooldown_seconds must be >= 0, got {self.cooldown_seconds}")
-        try:
-            object.__setattr__(self, "error_color", parse_color(self.error_color, "error_color"))
-        except CueError as exc:
-            problems.append(str(exc))
+        for name in ("error_color", "unsure_color"):
+            try:
+                object.__setattr__(self, name, parse_color(getattr(self, name), name))
+            except CueError as exc:
+                problems.append(str(exc))
+        if not 0 <= self.unsure_brightness <= 1:
+            problems.append(f"unsure_brightness must be in [0, 1], got {self.unsure_brightness}")
+        if self.unsure_hold_seconds < 0:
+            problems.append(f"unsure_hold_seconds must be >= 0, got {self.unsure_hold_seconds}")
         blink = self.error_blink
         if (
             isinstance(blink, (str, bytes))
@@ -282,7 +294,8 @@ class CueSettings(Settings):
 class Cue:
     """One instruction to the indicators.
 
-    kind: "emotion" (show `color` at `brightness`, solid), "off" (LED off, motor stopped) or
+    kind: "emotion" (show `color` at `brightness`, solid), "unsure" (a voice but no confident
+        emotion: `color` dimly at `brightness`, motor stopped), "off" (LED off, motor stopped) or
         "error" (blink `color` at `blink` = (on, off) seconds, motor stopped).
     label: the emotion, or None.
     color: RGB 0..255 at full brightness; `rgb` is what the LED shows (0..1 per channel).
@@ -311,7 +324,7 @@ class Cue:
         """Per-channel LED level in 0..1: the colour scaled by the brightness."""
         if self.kind == "off":
             return (0.0, 0.0, 0.0)
-        scale = self.brightness if self.kind == "emotion" else 1.0
+        scale = self.brightness if self.kind in ("emotion", "unsure") else 1.0
         return tuple(min(1.0, c / 255.0 * scale) for c in self.color)  # type: ignore[return-value]
 
 
@@ -344,6 +357,7 @@ class CuePlanner:
         current state as new, vibration included (cooldown permitting; the cooldown is kept)."""
         self._shown: Cue | None = None
         self._pending_buzz = False
+        self._last_voice = -float("inf")
 
     def pattern(self, label: str) -> CuePattern:
         if self._patterns is None or label not in self._patterns:
@@ -361,11 +375,18 @@ class CuePlanner:
         if self._patterns is None and decision.labels:
             self._patterns = self.settings.patterns_for(decision.labels)
         shown = self._shown
+        if decision.voiced:
+            self._last_voice = now
         if decision.label is None:
             self._pending_buzz = False
-            if shown is not None and shown.kind == "off":
+            kind = "unsure" if now - self._last_voice <= self.settings.unsure_hold_seconds else "off"
+            if shown is not None and shown.kind == kind:
                 return None
-            self._shown = Cue(kind="off", time=now)
+            if kind == "off":
+                self._shown = Cue(kind="off", time=now)
+            else:
+                s = self.settings
+                self._shown = Cue(kind="unsure", color=s.unsure_color, brightness=s.unsure_brightness, time=now)
             return self._shown
 
         s = self.settings

@@ -443,6 +443,8 @@ class TerminalIndicator(Indicator):
             return f"{block} ERROR  {cue.message or ''}".rstrip()
         if cue.kind == "off":
             return f"{self._block((0.0, 0.0, 0.0))} {'·' if u else '-'}  (no voice)"
+        if cue.kind == "unsure":
+            return f"{self._block(cue.rgb)} {'·' if u else '-'}  (voice, not sure)"
         filled = round(cue.confidence * self.BAR)
         bar = ("█" * filled + "░" * (self.BAR - filled)) if u else ("#" * filled + "-" * (self.BAR - filled))
         rhythm = render_rhythm(cue.pattern, "━" if u else "=") if cue.pattern else ""

@@ -22,8 +22,10 @@ from tonecue.edge.decision import Decision
 LABELS = ("angry", "happy", "sad", "neutral")
 
 
-def decision(label, confidence=0.9, time=0.0, labels=LABELS) -> Decision:
-    return Decision(label, confidence if label else 0.0, (0.0,) * len(labels), False, time, True, labels)
+def decision(label, confidence=0.9, time=0.0, labels=LABELS, voiced=None) -> Decision:
+    """A decision; by default voiced exactly when it shows an emotion (no label: nobody talks)."""
+    voiced = label is not None if voiced is None else voiced
+    return Decision(label, confidence if label else 0.0, (0.0,) * len(labels), False, time, voiced, labels)
 
 
 def feel(rhythm) -> tuple[int, float]:
@@ -186,8 +188,21 @@ def test_a_cue_only_on_a_change():
     assert angry.rhythm == DEFAULT_PATTERNS["angry"].rhythm and angry.color == (255, 0, 0)
     assert angry.brightness == pytest.approx(0.15 + 0.85 * 0.9) and angry.time == 1.0
     assert planner.plan(decision("angry", 0.92), 1.5) is None  # small confidence moves: nothing
-    off = planner.plan(decision(None), 2.0)
+    off = planner.plan(decision(None), 3.5)  # 2 s after the last voiced window
     assert off.kind == "off" and off.rhythm == ()
+
+
+def test_a_voice_without_a_confident_emotion_glows_dimly_and_never_buzzes():
+    planner = CuePlanner(CueSettings(unsure_hold_seconds=1.5))
+    assert planner.plan(decision(None), 0.0).kind == "off"
+    unsure = planner.plan(decision(None, voiced=True), 0.5)
+    assert unsure.kind == "unsure" and not unsure.vibrate and unsure.rhythm == ()
+    assert unsure.rgb == pytest.approx((0.05, 0.05, 0.05))  # a dim white glow
+    assert planner.plan(decision(None), 1.5) is None  # a pause between words: still a voice
+    assert planner.plan(decision(None), 2.5).kind == "off"  # 2 s without one: nobody talks
+    assert planner.plan(decision("neutral", voiced=True), 3.0).kind == "emotion"  # neutral is an answer
+    with pytest.raises(CueError, match="unsure_brightness must be in"):
+        CueSettings(unsure_brightness=2.0)
 
 
 def test_brightness_updates_without_vibration():
@@ -215,7 +230,8 @@ def test_a_deferred_buzz_is_dropped_when_its_emotion_is_gone():
     planner = CuePlanner(CueSettings(cooldown_seconds=3.0))
     planner.plan(decision("angry"), 0.0)
     planner.plan(decision("happy"), 1.0)
-    assert planner.plan(decision(None), 2.0).kind == "off"
+    assert planner.plan(decision(None), 2.0).kind == "unsure"  # the voice has just paused
+    assert planner.plan(decision(None), 3.0).kind == "off"
     assert planner.plan(decision(None), 3.5) is None
 
 
