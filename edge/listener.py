@@ -104,4 +104,5 @@ class Listener:
         features = self._featurizer(window, start)
         if self.normalizer is not None:
             features = self.normalizer(features, start * self._seconds_per_sample)
-        return Heard(start, level, speech, True, self.model.predict_proba(features[None])[0])
+        probabilities = self.model.predict_proba(features[None], normalized=self.normalizer is not None)[0]
+        return Heard(start, level, speech, True, probabilities)

@@ -20,7 +20,7 @@ import numpy as np
 from .errors import TonecueError
 from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
 from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
-from .normalize import NormalizationError, NormalizationSettings
+from .normalize import NormalizationError, NormalizationSettings, cold_normalize
 from .speech import LEVEL_ONLY, DetectorError, DetectorSettings, SileroVAD, SpeechDetector, check_detector_file
 from .vad import GateSettings
 
@@ -232,8 +232,14 @@ class EmotionModel:
             features = features[:, self._selected]
         return np.ascontiguousarray(features, dtype=np.float32)
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """Class probabilities (batch, n_labels) for frontend outputs (batch, ...)."""
+    def predict_proba(self, features: np.ndarray, normalized: bool = False) -> np.ndarray:
+        """Class probabilities (batch, n_labels) for frontend outputs (batch, ...).
+
+        A speaker-normalized model standardizes raw features by its contract's prior (each window
+        judged on its own, as from a voice just met); `normalized=True` says the caller already
+        normalized them (the live loop's running estimate does)."""
+        if self.contract.normalization.enabled and not normalized:
+            features = cold_normalize(features, self.contract.normalization)
         out = self.session.run([self._output], {self._input: self.select(features)})[0]
         out = np.asarray(out, dtype=np.float32).reshape(len(features), -1)
         if out.shape[1] != len(self.labels):

@@ -156,3 +156,11 @@ def normalize_per_speaker(features: np.ndarray, speakers: np.ndarray) -> np.ndar
         mean, std = features[rows].mean(axis=0), features[rows].std(axis=0)
         out[rows] = (features[rows] - mean) / np.maximum(std, MIN_STD)
     return out.astype(np.float32)
+
+
+def cold_normalize(features: np.ndarray, settings: NormalizationSettings) -> np.ndarray:
+    """Features standardized by the prior alone: a window judged on its own, as from a voice just
+    met (what `EmotionModel.predict_proba` does for a speaker-normalized model)."""
+    mean = np.asarray(settings.mean, dtype=np.float64)
+    std = np.maximum(np.asarray(settings.std, dtype=np.float64), MIN_STD)
+    return ((np.asarray(features, dtype=np.float64) - mean) / std).astype(np.float32)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 import time
@@ -47,28 +48,32 @@ log = logging.getLogger("tonecue.export")
 # ------------------------------------------------------------------------------------ windows
 
 
-def _data_dir(run: RunFolder, data: str | Path | None) -> Path | None:
-    """--data, else the corpus the run's configuration names if that folder is still there."""
-    if data is not None:
-        return Path(data)
+def _data_dir(run: RunFolder, data) -> list[Path] | None:
+    """--data (one folder or several), else the corpus the run's configuration names if that
+    folder is still there."""
+    if data:
+        return [Path(d) for d in ([data] if isinstance(data, (str, Path)) else data)]
     recorded = Path(run.config["data"])
-    return recorded if recorded.is_dir() else None
+    return [recorded] if recorded.is_dir() else None
 
 
 def evaluation_windows(
     run: RunFolder,
-    data: Path,
+    data: Path | Sequence[Path],
     kinds: Sequence[str],
     workers: int | None = None,
     progress: bool = True,
     cache: Any = None,
 ):
-    """The windows of the corpus at `data`, cut, gated and featurized as the run's training did
-    (cache: the feature cache folder, None for the default one, False for none)."""
-    from tonecue.train.corpus import build_index
+    """The windows of the corpus at `data` (one folder or several), without the speakers the run
+    left out, cut, gated and featurized as the run's training did (cache: the feature cache folder,
+    None for the default one, False for none). A speaker-normalized run's statistics come
+    standardized by its prior, as the device's runner treats a window on its own."""
+    from tonecue.train.corpus import build_index_of, without_speakers
     from tonecue.train.windows import extract_windows
 
-    index = build_index(data, run.label_map)
+    index = build_index_of(data, run.label_map)
+    index, _ = without_speakers(index, run.config["exclude_speakers"])
     ws = extract_windows(
         index, spec=run.spec, kinds=tuple(kinds), hop_frames=run.hop_frames, gate=run.gate, detector=run.detector,
         workers=workers, progress=progress, cache_dir=cache,
@@ -77,6 +82,10 @@ def evaluation_windows(
         raise RunFolderError(f"the corpus gives classes {ws.classes}, the run has {run.labels}")
     if len(ws) == 0:
         raise RunFolderError(f"{data}: no windows")
+    if run.normalization.enabled and "stats" in ws.features:
+        from tonecue.edge.normalize import cold_normalize
+
+        ws.features["stats"] = cold_normalize(ws.features["stats"], run.normalization)
     return ws
 
 
@@ -152,12 +161,13 @@ def export_run(
         log.info("windows of %s", data_dir)
         ws = evaluation_windows(run, data_dir, input_kinds, workers=workers, progress=progress, cache=cache)
         features = ws.features
+        data_root = Path(os.path.commonpath([str(d.resolve()) for d in data_dir]))
         data_info = {
-            "root": str(data_dir),
+            "root": str(data_root),
             "clips": len(ws.clips),
             "windows": len(ws),
             "description": (
-                f"every kept window of the corpus at `{data_dir.name}` ({len(ws.clips)} clips, {len(ws)} windows, "
+                f"every kept window of the corpus at `{', '.join(d.name for d in data_dir)}` ({len(ws.clips)} clips, {len(ws)} windows, "
                 f"hop {ws.hop_frames} frames, gated as in training). The final models were fitted on this corpus, "
                 "so these accuracies compare precisions; they are not estimates for unseen speakers (see the "
                 "run's results for those)."
@@ -256,7 +266,7 @@ def export_run(
         report["quantization"][name] = entry
     if ws is not None:
         clips = None if device_clips is None else _spread(len(ws.clips), device_clips)
-        report["device"] = v.device_check(files, sources, ws, clips, root=data_dir, keep_labels=clip_labels)
+        report["device"] = v.device_check(files, sources, ws, clips, root=data_root, keep_labels=clip_labels)
         signals = _latency_signals(ws, latency_clips)
         for f in files:
             if report["device"].get(f.label, {}).get("loads"):
@@ -402,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("run_dir", type=Path, help="the run folder tonecue-train wrote")
     parser.add_argument("--out", type=Path, required=True, help="folder for the .onnx files and verification.md/.json")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="export only these models (default: all in the run)")
-    parser.add_argument("--data", type=Path, help="the corpus the run was trained on: calibration and evaluation windows")
+    parser.add_argument("--data", type=Path, action="append",
+                        help="the corpus the run was trained on (repeat for several folders): calibration and "
+                             "evaluation windows")
     parser.add_argument("--no-int8", action="store_true", help="skip quantization")
     parser.add_argument("--calibration-windows", type=int, default=512, help="training windows for int8 calibration (512)")
     parser.add_argument("--latency-clips", type=int, default=40, help="clips streamed for end-to-end latency (40)")

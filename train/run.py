@@ -237,8 +237,9 @@ def _fit_split(
     names = ws.spec.stats_feature_names()
     stats = ws.features.get("stats")
     test_stats: dict[str, np.ndarray] = {}
+    cold_train = None
     if normalization == "speaker" and stats is not None:
-        stats, test_stats, out.prior = _normalize_split(ws, stats, train_w, test_w, seed)
+        stats, test_stats, cold_train, out.prior = _normalize_split(ws, stats, train_w, test_w, seed)
 
     if any(kind.reads_selection for kind in kinds.values()):
         rows = _subsample(train_w, labels[train_w],
@@ -255,9 +256,12 @@ def _fit_split(
         selected = out.selected if kind.reads_selection else None
         with clock.stage(model) as t:
             if kind.family == "classic":
-                fitted = fit_classic(model, stats[train_w], labels[train_w], names, selected,
+                X_fit, y_fit = stats[train_w], labels[train_w]
+                if cold_train is not None:  # online-matched: each window also as from a voice just met
+                    X_fit, y_fit = np.vstack([X_fit, cold_train]), np.concatenate([y_fit, y_fit])
+                fitted = fit_classic(model, X_fit, y_fit, names, selected,
                                      seed=seed, n_classes=k, **({"n_jobs": threads} if kind.n_jobs else {}))
-                detail = f"{len(train_w)} windows"
+                detail = f"{len(X_fit)} windows"
                 info: dict[str, Any] = {}
                 if test_w is not None:
                     out.proba[model] = fitted.predict_proba(stats[test_w])
@@ -297,11 +301,15 @@ def _fit_split(
 def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndarray | None, seed: int):
     """Speaker normalization of one split's statistics (see tonecue.edge.normalize).
 
-    Training windows: each speaker standardized by its own statistics. Test windows, as the device
+    Training windows: each speaker standardized by its own statistics, and (for the classic models)
+    the same windows once more standardized by the prior alone, as the device hears a voice it has
+    just met, so that the model also works before it has adapted ("online-matched"; without it a
+    per-speaker model is far worse than an unnormalized one for the first clips of a voice). Test windows, as the device
     meets a voice: the online estimate (`SpeakerNormalizer`, from the training side's prior, over
     each test speaker's clips in a seeded random order: a conversation does not come sorted by
     emotion); also "cold" (the prior alone) and "full" (the speaker's own statistics, optimistic).
-    Returns (the split's statistics, {variant: test statistics}, the prior as settings).
+    Returns (the split's statistics, {variant: test statistics}, the training windows normalized by
+    the prior, the prior as settings).
     """
     spec = ws.spec
     mean, std = speaker_statistics(stats[train_w], ws.speakers[train_w])
@@ -309,6 +317,7 @@ def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndar
     out = np.array(stats, dtype=np.float32, copy=True)
     out[train_w] = normalize_per_speaker(stats[train_w], ws.speakers[train_w])
     variants: dict[str, np.ndarray] = {}
+    cold_train = ((stats[train_w] - mean) / np.maximum(std, 1e-6)).astype(np.float32)
     if test_w is not None and len(test_w):
         hop_seconds = ws.hop_frames * spec.hop_length / spec.sample_rate
         rng = np.random.default_rng(seed)
@@ -327,7 +336,7 @@ def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndar
             "cold": ((stats[test_w] - mean) / np.maximum(std, 1e-6)).astype(np.float32),
             "full": normalize_per_speaker(stats[test_w], ws.speakers[test_w]),
         }
-    return out, variants, prior
+    return out, variants, cold_train, prior
 
 
 def _bandwidth_hz(index) -> float | None:

@@ -83,3 +83,22 @@ def test_the_contract_carries_it_and_checks_its_size():
     image = ModelContract(spec, GateSettings(), ("a", "b"), "image", normalization=good)
     with pytest.raises(ModelError, match="stats input only"):
         ModelContract.from_metadata(image.to_metadata())
+
+
+def test_a_normalized_model_judges_a_lone_window_by_its_prior_and_the_loop_by_the_voice(tmp_path):
+    from tonecue.edge.model import EmotionModel
+    from tonecue.edge.normalize import cold_normalize
+    from tonecue.edge.pipeline import Pipeline
+
+    from helpers.onnx_models import write_model
+
+    spec = FrontendSpec()
+    rng = np.random.default_rng(0)
+    prior = NormalizationSettings(kind="speaker", mean=tuple(rng.normal(0, 5, spec.stats_size)),
+                                  std=tuple(rng.uniform(0.5, 3, spec.stats_size)))
+    c = ModelContract(spec, GateSettings(), ("a", "b", "c", "d"), "stats", normalization=prior)
+    model = EmotionModel(write_model(tmp_path / "n.onnx", spec.stats_size, 4, c.to_metadata()))
+    raw = rng.normal(0, 5, (3, spec.stats_size)).astype(np.float32)
+    np.testing.assert_allclose(model.predict_proba(raw), model.predict_proba(cold_normalize(raw, prior), normalized=True))
+    assert not np.allclose(model.predict_proba(raw), model.predict_proba(raw, normalized=True))
+    assert Pipeline(model).listener.normalizer is not None
