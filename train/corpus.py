@@ -844,7 +844,13 @@ def build_index(root: str | os.PathLike, label_map: LabelMap = DEFAULT) -> Corpu
             f"emotions found: {', '.join(f'{e} {n}' for e, n in sorted(found.items())) or 'none'}"
         )
 
-    clips.sort(key=lambda c: (c.corpus, c.speaker, c.path.as_posix()))
+    return _index(root, label_map, clips, dropped, unparsed, excluded, duplicates)
+
+
+def _index(root: Path, label_map: LabelMap, clips: list[Clip], dropped: Mapping, unparsed: dict[Path, str],
+           excluded: Mapping, duplicates: list) -> CorpusIndex:
+    """The frozen index: clips sorted by (corpus, speaker, path), counts sorted by key."""
+    clips = sorted(clips, key=lambda c: (c.corpus, c.speaker, c.path.as_posix()))
     return CorpusIndex(
         root=root,
         label_map=label_map,
@@ -879,7 +885,6 @@ def build_index_of(roots: str | os.PathLike | Sequence[str | os.PathLike], label
                 continue
             seen[key] = clip.path
             clips.append(clip)
-    clips.sort(key=lambda c: (c.corpus, c.speaker, c.path.as_posix()))
     dropped: Counter = Counter()
     excluded: Counter = Counter()
     unparsed: dict[Path, str] = {}
@@ -887,16 +892,8 @@ def build_index_of(roots: str | os.PathLike | Sequence[str | os.PathLike], label
         dropped.update(index.dropped)
         excluded.update(index.excluded)
         unparsed.update(index.unparsed_reasons)
-    return CorpusIndex(
-        root=Path(os.path.commonpath([str(index.root) for index in indexes])),
-        label_map=label_map,
-        clips=tuple(clips),
-        dropped=MappingProxyType(dict(sorted(dropped.items()))),
-        unparsed=tuple(unparsed),
-        unparsed_reasons=MappingProxyType(unparsed),
-        excluded=MappingProxyType(dict(sorted(excluded.items()))),
-        duplicates=tuple(duplicates),
-    )
+    root = Path(os.path.commonpath([str(index.root) for index in indexes]))
+    return _index(root, label_map, clips, dropped, unparsed, excluded, duplicates)
 
 
 def without_speakers(index: CorpusIndex, speakers: Iterable[str]) -> tuple[CorpusIndex, list[str]]:

@@ -584,3 +584,20 @@ def test_raw_samples_quirks(raw_samples):
         "tess/OAF_neutral/OA_bite_neutral.wav": ("tess:OAF", "neutral", "neutral"),
         "savee/DC_a01.wav": ("savee:DC", "angry", "angry"),
     }
+
+
+@pytest.mark.data
+def test_several_folders_make_one_index_and_speakers_can_be_left_out(dev_corpus):
+    from tonecue.train.corpus import build_index_of, without_speakers
+
+    crema = dev_corpus.parent / "crema-d"
+    both = build_index_of([dev_corpus, crema])
+    assert both.corpora == ("crema", "ravdess", "savee", "tess") and len(both) == 1593 + 3284
+    assert both.root == dev_corpus.parent
+    again = build_index_of([dev_corpus, dev_corpus])  # the same recordings twice count once
+    assert len(again) == 1593 and len(again.duplicates) == 1593
+    kept, left = without_speakers(both, ["ravdess:04", "crema:1003", "nobody:1"])
+    assert left == ["crema:1003", "ravdess:04"] and len(kept) == len(both) - 28 - 54
+    assert not {"ravdess:04", "crema:1003"} & set(kept.speakers())
+    with pytest.raises(CorpusError, match="leaves no clip"):
+        without_speakers(build_index_of(dev_corpus), list(build_index_of(dev_corpus).speakers()))
