@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exclude-speakers", type=Path, default=None, metavar="FILE",
                         help="leave out the speakers a JSON file lists ({\"speakers\": [{\"id\": \"crema:1003\"}, ...]}, "
                              "as benchmarks/heldout.json) or a text file names one per line")
+    parser.add_argument("--sample-rate", type=int, default=22050,
+                        help="the rate every clip is resampled to, with the seed's timing (FrontendSpec.at_rate); "
+                             "16000 keeps out the band above 8 kHz that only some corpora have (default: 22050)")
     parser.add_argument("--level-dbfs", type=float, default=None,
                         help="scale every window to this RMS level before its features (default: as recorded, "
                              "the seed); -25 makes no feature carry the recording level")
@@ -110,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         config = RunConfig(
             data=args.data,
-            spec=FrontendSpec(level_dbfs=args.level_dbfs),
+            spec=FrontendSpec.at_rate(args.sample_rate, level_dbfs=args.level_dbfs),
             detector=LEVEL_ONLY if args.no_detector else DetectorSettings(),
             normalization=args.normalize,
             exclude_speakers=read_speaker_list(args.exclude_speakers) if args.exclude_speakers else (),

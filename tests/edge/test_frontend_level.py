@@ -39,3 +39,12 @@ def test_digital_silence_is_left_alone_and_nonsense_refused():
         with pytest.raises(SpecError, match="level_dbfs must be None or a level from -100 to 0 dBFS"):
             FrontendSpec(level_dbfs=bad)
     assert FrontendSpec.from_dict(FrontendSpec(level_dbfs=-25.0).to_dict()).level_dbfs == -25.0
+
+
+def test_the_seed_timing_at_another_rate():
+    assert FrontendSpec.at_rate(22050) == FrontendSpec()
+    spec = FrontendSpec.at_rate(16000, level_dbfs=-25.0)
+    assert (spec.n_fft, spec.hop_length, spec.level_dbfs) == (1500, 372, -25.0)
+    assert abs(spec.window_seconds - FrontendSpec().window_seconds) < 0.01
+    speech = load_audio(DEMO_CLIP, 16000)
+    assert np.isfinite(featurize_clip(speech, spec, "stats")).all()
