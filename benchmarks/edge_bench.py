@@ -45,7 +45,8 @@ from tonecue.edge.pipeline import Pipeline  # noqa: E402
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "edge" / "assets" / "demo.wav"
 RESULTS = Path(__file__).with_name("results")
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg")
-TARGETS = {"end_to_end_p95_ms": 1.0, "real_time_factor": 0.005, "peak_rss_mb": 80.0, "cold_start_s": 1.5}
+# The device's budgets (issues 10 and 11): the whole loop, speech detector included, on one thread.
+TARGETS = {"end_to_end_p95_ms": 10.0, "real_time_factor": 0.01, "peak_rss_mb": 100.0, "cold_start_s": 1.5}
 
 
 def speech(source: Path | None, sample_rate: int) -> tuple[np.ndarray, list[str]]:
