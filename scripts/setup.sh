@@ -57,6 +57,13 @@ make_env() {  # make_env DIR EXTRAS
 }
 
 make_env .venv-edge "edge,test"
+# The default model's speech detector (Silero VAD, MIT) comes from its PyPI wheel, not from this
+# repository: placed beside the model once, checked against the SHA-256 in the model's contract.
+if ! .venv-edge/bin/python scripts/detector.py edge/assets/model.onnx 2>.venv-edge/detector.log; then
+  cat .venv-edge/detector.log
+  say "could not place the speech detector beside the default model"
+  exit 1
+fi
 if [ "$what" = full ]; then
   make_env .venv "edge,train,dev"
 fi

@@ -75,9 +75,9 @@ def test_the_example_file_documents_every_setting():
 def test_the_example_states_the_defaults_in_its_values():
     # The values in the file are the defaults (checked above through loading); spot-check that a
     # changed default would be caught: the loader really reads the file's values.
-    text = EXAMPLE.read_text().replace("threshold = 0.55", "threshold = 0.7")
+    text = EXAMPLE.read_text().replace("threshold = 0.7", "threshold = 0.55")
     changed = Config.from_dict(config_module.tomllib.loads(text))
-    assert changed.decision.threshold == 0.7 and changed != Config()
+    assert changed.decision.threshold == 0.55 and changed != Config()
 
 
 # ------------------------------------------------------------------------------------ loading

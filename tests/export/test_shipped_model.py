@@ -15,6 +15,7 @@ from tonecue.edge.audio import load_audio
 from tonecue.edge.frontend import clip_windows
 from tonecue.edge.model import DEFAULT_MODEL, EmotionModel
 from tonecue.edge.spec import FrontendSpec
+from tonecue.edge.speech import file_sha256
 from tonecue.edge.vad import GateSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +47,11 @@ def test_the_shipped_file_is_the_verified_one(report):
 def test_its_contract(model, report):
     c = model.contract
     assert c.labels == ("angry", "happy", "sad", "neutral")
-    assert c.spec == FrontendSpec() and c.gate == GateSettings() and c.hop_frames == 22
+    assert c.spec == FrontendSpec.at_rate(16000, level_dbfs=-25.0) and c.gate == GateSettings() and c.hop_frames == 22
+    # The speech detector it was trained with ships beside it, pinned by its SHA-256, with its licence.
+    assert c.detector.kind == "silero-vad" and c.detector.sha256 == file_sha256(DEFAULT_MODEL.with_name(c.detector.file))
+    assert "MIT" in DEFAULT_MODEL.with_name("silero_vad.LICENSE").read_text()
+    assert c.bandwidth_hz == 8000 and c.normalization.kind == "speaker"
     (entry,) = report["files"]
     assert (c.model_name, c.precision) == (entry["name"], entry["precision"])
     if c.input_kind == "stats":
@@ -54,7 +59,7 @@ def test_its_contract(model, report):
     uar = c.training["metrics"]["speaker_grouped"]["clip_uar"]
     assert uar == pytest.approx(report["recommendation"]["speaker_uar"])
     assert f"{100 * uar:.1f} %" in CARD.read_text()
-    assert c.training["data"]["clips"] == 1593
+    assert c.training["data"]["clips"] == 4314
 
 
 def test_it_classifies_the_demo_clip(model):
@@ -67,7 +72,7 @@ def test_it_classifies_the_demo_clip(model):
 
 @pytest.mark.data
 def test_it_still_gives_the_recorded_clip_labels(model, report, dev_corpus):
-    """Every 8th clip of the dev corpus, cut and gated as training did, in the device's runner."""
+    """Every 8th clip of the dev corpus, cut and selected as training did, in the device's runner."""
     from tonecue.train.corpus import build_index
     from tonecue.train.windows import extract_windows
 
@@ -76,7 +81,7 @@ def test_it_still_gives_the_recorded_clip_labels(model, report, dev_corpus):
     index = dataclasses.replace(index, clips=index.clips[::8])
     c = model.contract
     ws = extract_windows(index, c.spec, kinds=("stats",), hop_frames=c.hop_frames, gate=c.gate,
-                         cache_dir=False, workers=1, progress=False)
+                         detector=c.detector, cache_dir=False, workers=1, progress=False)
     assert len(ws.clips) == len(index.clips)
     for i, clip in enumerate(ws.clips):
         signal = load_audio(clip.path, c.spec.sample_rate)
@@ -84,5 +89,6 @@ def test_it_still_gives_the_recorded_clip_labels(model, report, dev_corpus):
         by_start = dict(zip(starts, windows))
         rows = np.flatnonzero(ws.clip_ids == i)
         mean = model.probabilities(np.stack([by_start[int(s)] for s in ws.starts[rows]])).mean(axis=0)
-        key = Path(clip.path).relative_to(index.root).as_posix()
-        assert model.labels[int(np.argmax(mean))] == recorded[key], key
+        key = Path(clip.path).relative_to(index.root.parent).as_posix()  # the export read ser-en-dev and crema-d
+        if key in recorded:  # held-out speakers were never exported
+            assert model.labels[int(np.argmax(mean))] == recorded[key], key
