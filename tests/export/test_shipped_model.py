@@ -92,3 +92,14 @@ def test_it_still_gives_the_recorded_clip_labels(model, report, dev_corpus):
         key = Path(clip.path).relative_to(index.root.parent).as_posix()  # the export read ser-en-dev and crema-d
         if key in recorded:  # held-out speakers were never exported
             assert model.labels[int(np.argmax(mean))] == recorded[key], key
+
+
+def test_the_commercial_model_is_trained_on_crema_d_alone_and_runs_with_the_same_detector():
+    crema = EmotionModel(DEFAULT_MODEL.with_name("model-crema-d.onnx"))
+    c = crema.contract
+    assert sorted(c.training["data"]["corpora"]) == ["crema"]
+    assert c.spec == EmotionModel(DEFAULT_MODEL).contract.spec and c.detector.kind == "silero-vad"
+    digest = hashlib.sha256(DEFAULT_MODEL.with_name("model-crema-d.onnx").read_bytes()).hexdigest()
+    assert digest in CARD.read_text() and "commercial" in CARD.read_text()
+    result = crema.classify(str(DEMO))
+    assert result.voiced_windows > 0 and result.label in c.labels
