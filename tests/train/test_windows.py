@@ -106,11 +106,16 @@ def clip_index(ws: WindowSet, name: str) -> int:
     return next(i for i, clip in enumerate(ws.clips) if clip.path.name == name)
 
 
-def assert_same(a: WindowSet, b: WindowSet) -> None:
+def assert_same(a: WindowSet, b: WindowSet, exact: bool = True) -> None:
+    """The same windows and features; `exact=False` allows a few float32 ulps, as between
+    processes whose BLAS may split a matrix product over another number of threads."""
     assert a.kinds == b.kinds
     for kind in a.kinds:
         assert a.features[kind].dtype == np.float32
-        assert np.array_equal(a.features[kind], b.features[kind]), kind
+        if exact:
+            assert np.array_equal(a.features[kind], b.features[kind]), kind
+        else:
+            np.testing.assert_allclose(a.features[kind], b.features[kind], rtol=1e-5, atol=1e-5, err_msg=kind)
     for name in ("labels", "clip_ids", "speakers", "corpora", "starts", "levels_db", "voiced"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert [c.path for c in a.clips] == [c.path for c in b.clips]
@@ -334,7 +339,7 @@ def test_workers_1_and_2_give_identical_results(generated_broken, tmp_path):
     one = extract(generated_broken, workers=1)
     two = extract(generated_broken, workers=2, cache_dir=tmp_path / "cache")
     assert two.report["workers"] == 2 and len(two.report["clips_skipped"]) == 2
-    assert_same(one, two)
+    assert_same(one, two, exact=False)
 
 
 def test_nothing_readable_gives_an_empty_set_with_the_right_shapes(tmp_path):
