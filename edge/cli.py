@@ -100,8 +100,9 @@ def run_demo(args: argparse.Namespace) -> int:
 def demo_summary(utterances: list[dict], steps: list) -> str:
     """What was said beside what was shown, per utterance: the newcomer sees the real accuracy.
 
-    What was shown for an utterance is the emotion the display held for most of the time from its
-    start to one second after its end (the loop needs about a second to hear a window)."""
+    What was shown for an utterance is the emotion the display held longest from its start to one
+    second after its end (the loop needs about a second to hear a window); "nothing" when it held
+    none."""
     lines = ["", "said       shown"]
     right = 0
     for u in utterances:
@@ -118,7 +119,8 @@ def demo_summary(utterances: list[dict], steps: list) -> str:
             shown[previous_label or "nothing"] = shown.get(previous_label or "nothing", 0.0) + t - previous_time
             previous_time, previous_label = t, label
         shown[previous_label or "nothing"] = shown.get(previous_label or "nothing", 0.0) + max(end - previous_time, 0.0)
-        top = max(shown, key=shown.get)
+        emotions = {label: t for label, t in shown.items() if label != "nothing" and t > 0}
+        top = max(emotions, key=emotions.get) if emotions else "nothing"
         right += top == u["label"]
         lines.append(f"{u['label']:<10} {top}{'' if top == u['label'] else '   (wrong)' if top != 'nothing' else ''}")
     lines.append(f"{right} of {len(utterances)} utterances shown as said.")

@@ -55,3 +55,8 @@ def test_the_demo_summary_compares_what_was_said_with_what_was_shown():
     text = demo_summary(utterances, steps)
     assert "happy      happy" in text and "sad        angry   (wrong)" in text
     assert text.endswith("1 of 2 utterances shown as said.")
+    # An emotion shown for part of an utterance counts over the stretches that showed nothing.
+    late = [step(t, "sad" if t >= 2.5 else None, voiced=t >= 2.5) for t in np.arange(0.5, 5.0, 0.5)]
+    assert "sad        sad" in demo_summary([{"label": "sad", "start": 0.5, "end": 3.0}], late)
+    quiet = [step(t, None, voiced=False) for t in np.arange(0.5, 5.0, 0.5)]
+    assert "sad        nothing" in demo_summary([{"label": "sad", "start": 0.5, "end": 3.0}], quiet)
