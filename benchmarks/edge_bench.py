@@ -41,6 +41,7 @@ from tonecue.edge.machine import describe_machine  # noqa: E402
 from tonecue.edge.audio import load_audio  # noqa: E402
 from tonecue.edge.model import DEFAULT_MODEL, EmotionModel  # noqa: E402
 from tonecue.edge.pipeline import Pipeline  # noqa: E402
+from tonecue.benchmarks.report import write_report  # noqa: E402
 
 DEMO_CLIP = Path(__file__).resolve().parents[1] / "edge" / "assets" / "demo.wav"
 RESULTS = Path(__file__).with_name("results")
@@ -277,9 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.models or [DEFAULT_MODEL], args.audio, args.threads, args.windows)
     text = to_markdown(report)
     print(json.dumps(report, indent=2) if args.json else text)
-    if args.out:
-        args.out.with_suffix(".md").write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.out, text, report, indent=2)
     return 0
 
 

@@ -12,7 +12,6 @@ The speakers are those of `benchmarks/heldout.json`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from tonecue.edge.model import DEFAULT_MODEL, EmotionModel
 from tonecue.benchmarks.nonspeech import DATA, held_out_speakers
+from tonecue.benchmarks.report import write_report
 
 LABELS = ("angry", "happy", "sad", "neutral")
 #: Emotions as the corpora name them in files, to the four labels.
@@ -87,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [evaluate(path, items) for path in (args.models or [p for p in SHIPPED if p.is_file()])]
     text = to_markdown(results)
     print(text)
-    if args.out:
-        args.out.with_suffix(".md").write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    write_report(args.out, text, results)
     return 0
 
 

@@ -44,6 +44,7 @@ from tonecue.edge.indicators import NullIndicator  # noqa: E402
 from tonecue.edge.machine import describe_machine  # noqa: E402
 from tonecue.edge.model import DEFAULT_MODEL, EmotionModel  # noqa: E402
 from tonecue.edge.service import Service  # noqa: E402
+from tonecue.benchmarks.report import write_report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("TONECUE_DATA", HERE.parents[1] / "shared" / "data"))
@@ -354,9 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_status(exc)
     text = to_markdown(report)
     print(text)
-    if args.out:
-        args.out.with_suffix(".md").write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    write_report(args.out, text, report)
     return 0
 
 
