@@ -140,14 +140,8 @@ class ArraySource:
 
 def live_loop(model: EmotionModel, signal: np.ndarray, use_detector: bool) -> dict:
     """Replay `signal` through the real service loop; what it heard and cued, and its CPU time."""
-    service = Service(Config(), model, NullIndicator(), lambda: ArraySource(signal, model.contract.spec.sample_rate))
-    if not use_detector:  # the same loop behind the level gate alone
-        from tonecue.edge.pipeline import Pipeline
-
-        old = service.pipeline
-        service.pipeline = Pipeline(model, hop_frames=old.hop_frames, gate=old.listener.gate, use_detector=False)
-        service.planner = service.pipeline.planner
-        service.pipeline.observers.append(service._after_step)
+    service = Service(Config(), model, NullIndicator(), lambda: ArraySource(signal, model.contract.spec.sample_rate),
+                      use_detector=use_detector)
     steps = []
     service.pipeline.observers.append(steps.append)
     cpu = time.process_time()

@@ -9,7 +9,7 @@ PortAudio's own thread, only copies each block into a `queue.Queue` (and notes t
 PortAudio passed it); downmixing, resampling and every check happen in `read()`, on the caller's
 thread. It asks PortAudio for the model's rate first; a device that refuses it (as ALSA `hw:`
 devices refuse 22,050 Hz) is opened at its default rate instead and every block is resampled with
-`StreamResampler`, which keeps enough history that block-by-block output equals `resample` of
+`StreamResampler` (`tonecue.edge.resample`), which keeps enough history that block-by-block output equals `resample` of
 the whole signal. `sounddevice` is imported only when a microphone is opened, so the package and
 PortAudio (Debian's `libportaudio2`) are needed only on a device that records.
 
@@ -54,7 +54,7 @@ import time
 import numpy as np
 
 from tonecue.edge.audio import check_signal, load_audio
-from tonecue.edge.resample import resample
+from tonecue.edge.resample import StreamResampler
 from .errors import TonecueError
 
 __all__ = [
@@ -116,99 +116,6 @@ class Backoff:
     def reset(self) -> None:
         self._next = self.initial
         self.attempts = 0
-
-
-# --- resampling a stream ------------------------------------------------------------------------
-
-
-def _filter_reach(orig_sr: int, target_sr: int) -> int:
-    """How far, in input samples, an output of `resample` reaches to either side of its time.
-
-    Measured on an impulse through the public `resample` (so it follows any change of its
-    filter), plus a margin for taps that happen to fall on zeros of the sinc.
-    """
-    g = math.gcd(orig_sr, target_sr)
-    L, M = target_sr // g, orig_sr // g
-    n = 4096
-    while True:
-        c = (n // 2) // M * M  # an input time that is exactly an output time
-        x = np.zeros(n, dtype=np.float64)
-        x[c] = 1.0
-        y = resample(x, orig_sr, target_sr)
-        hit = np.flatnonzero(y)
-        times = hit * (M / L)
-        reach = float(np.max(np.abs(times - c))) if hit.size else 0.0
-        if hit.size == 0 or (times[0] > 0 and times[-1] < n - 1):
-            return int(math.ceil(reach + M / L)) + 2
-        n *= 4
-
-
-class StreamResampler:
-    """`resample` applied to a signal that arrives in blocks.
-
-    `process(block)` returns every output sample whose filter support has fully arrived;
-    `flush()` returns the rest, as if the signal ended there (zeros after it, as `resample`
-    assumes). The concatenation of all outputs equals `resample(whole_signal, orig, target)` up to
-    float rounding: same length, same sample times, no seams at block edges. It keeps the last
-    few hundred input samples (the filter's reach, ~5 ms) and so delays output by as much.
-    """
-
-    def __init__(self, orig_sr: int, target_sr: int, dtype=np.float32):
-        self.orig_sr = int(orig_sr)
-        self.target_sr = int(target_sr)
-        if self.orig_sr != orig_sr or self.target_sr != target_sr or min(orig_sr, target_sr) <= 0:
-            raise ValueError(f"rates must be positive integers, got {orig_sr!r} -> {target_sr!r}")
-        g = math.gcd(self.orig_sr, self.target_sr)
-        self._L, self._M = self.target_sr // g, self.orig_sr // g
-        self.dtype = np.dtype(dtype)
-        self._reach = 0 if self._L == self._M else _filter_reach(self.orig_sr, self.target_sr)
-        self._buf = np.zeros(0, dtype=self.dtype)
-        self._start = 0  # absolute index of _buf[0]; always a multiple of M
-        self._n_in = 0  # input samples received
-        self._next_out = 0  # absolute index of the next output sample
-
-    @property
-    def latency_samples(self) -> int:
-        """Input samples held back because outputs near them still need the future."""
-        return self._reach
-
-    def process(self, block) -> np.ndarray:
-        x = np.asarray(block, dtype=self.dtype).reshape(-1)
-        if self._L == self._M:
-            self._n_in += x.size
-            self._next_out += x.size
-            return x.copy()
-        self._buf = np.concatenate([self._buf, x])
-        self._n_in += x.size
-        L, M = self._L, self._M
-        last_input = self._n_in - 1 - self._reach  # outputs up to this input time are complete
-        end = (last_input * L) // M + 1 if last_input >= 0 else 0
-        return self._emit(max(end, self._next_out))
-
-    def flush(self) -> np.ndarray:
-        """The remaining outputs, with the signal taken to end here; the resampler then restarts."""
-        if self._L == self._M:
-            out = np.zeros(0, dtype=self.dtype)
-        else:
-            out = self._emit(-(-self._n_in * self._L // self._M))
-        self._buf = np.zeros(0, dtype=self.dtype)
-        self._start = self._n_in = self._next_out = 0
-        return out
-
-    def _emit(self, end: int) -> np.ndarray:
-        L, M = self._L, self._M
-        if end <= self._next_out:
-            return np.zeros(0, dtype=self.dtype)
-        local = resample(self._buf, self.orig_sr, self.target_sr)
-        offset = self._start * L // M  # exact: _start is a multiple of M
-        out = np.array(local[self._next_out - offset : end - offset], dtype=self.dtype)
-        self._next_out = end
-        # Keep the inputs the next outputs need on their left: from a multiple of M at least
-        # `reach` before the next output's time, so later outputs sit on the same grid.
-        keep = max(self._start, ((self._next_out * M - self._reach * L) // (L * M)) * M)
-        self._buf = self._buf[keep - self._start :]
-        self._start = keep
-        return out
 
 
 # --- the microphone -----------------------------------------------------------------------------

@@ -23,7 +23,6 @@ import numpy as np
 from .bandwidth import BandwidthCheck
 from .model import EmotionModel
 from .normalize import SpeakerNormalizer
-from .spec import DEFAULT_HOP_FRAMES
 from .speech import VoiceSelector
 from .vad import GateSettings
 
@@ -61,7 +60,7 @@ class Listener:
         (how tonecue heard before it: for side-by-side benchmarks, never for a wearer)."""
         self.model = model
         spec = model.contract.spec
-        self.hop_frames = hop_frames or model.contract.hop_frames or DEFAULT_HOP_FRAMES
+        self.hop_frames = hop_frames or model.contract.hop_frames
         self.gate = gate or model.contract.gate
         self._hop_seconds = self.hop_frames * spec.hop_length / spec.sample_rate
         self._featurizer = model.featurizer()

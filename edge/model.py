@@ -10,7 +10,6 @@ whose contract this tonecue cannot honour is refused with a `ModelError` that sa
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from .errors import TonecueError
 from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
 from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
+from .runtime import open_session
 from .normalize import NormalizationError, NormalizationSettings, cold_normalize
 from .speech import LEVEL_ONLY, DetectorError, DetectorSettings, SileroVAD, SpeechDetector, check_detector_file
 from .vad import GateSettings
@@ -185,21 +185,7 @@ class EmotionModel:
         source = str(self.path)
         if not self.path.is_file():
             raise ModelError(f"{source}: model file not found")
-        # onnxruntime >= 1.29 writes a device id and telemetry events under $HOME at import
-        # unless told not to; a wearable has no business doing either.
-        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - the edge extra installs it
-            raise ModelError(f"onnxruntime is not installed ({exc}); install tonecue[edge]") from None
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
-            raise ModelError(f"{source}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
+        self.session = open_session(self.path, threads, ModelError, "ONNX model")
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.contract = ModelContract.from_metadata(metadata, source)
         self.labels = self.contract.labels
@@ -218,11 +204,10 @@ class EmotionModel:
         self._selected = None if self.contract.selected_features is None else np.asarray(self.contract.selected_features)
         # The detector the model was trained with, checked now: a device that lacks it refuses the
         # model at load, not at the first word.
-        self._detector_path: Path | None = None
+        self._network: SileroVAD | None = None
         if self.contract.detector.enabled:
             try:
-                self._detector_path = check_detector_file(self.contract.detector, self.path)
-                SileroVAD(self._detector_path)
+                self._network = SileroVAD.open(check_detector_file(self.contract.detector, self.path), threads)
             except DetectorError as exc:
                 raise ModelError(str(exc)) from None
 
@@ -256,10 +241,9 @@ class EmotionModel:
 
     def speech_detector(self) -> SpeechDetector | None:
         """A fresh stream detector of the kind the model was trained with (None: level gate only)."""
-        if self._detector_path is None:
+        if self._network is None:
             return None
-        network = SileroVAD(self._detector_path, threads=self.threads)
-        return SpeechDetector(self.contract.detector, network, self.contract.spec.sample_rate)
+        return SpeechDetector(self.contract.detector, self._network.fresh(), self.contract.spec.sample_rate)
 
     def classify(self, source, sample_rate: int | None = None):
         """A whole recording, heard as the device hears it: a `ClipResult` (label, probabilities,

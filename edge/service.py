@@ -55,7 +55,9 @@ class Service:
         clock: Callable[[], float] = time.monotonic,
         backoff: Backoff | None = None,
         watchdog: WatchdogPacer | None = None,
+        use_detector: bool = True,
     ):
+        """use_detector=False: the level gate alone, for side-by-side benchmarks (see Listener)."""
         self.model = model
         self.indicator = indicator
         self.open_source = open_source
@@ -68,7 +70,8 @@ class Service:
         # The model's gate, with any key of the config's [gate] table put over it.
         gate = config.gate_for(model.contract.gate)
         self.pipeline = Pipeline(
-            model, hop_frames=hop_frames_for(config, model), gate=gate, decision=config.decision, cues=config.cues
+            model, hop_frames=hop_frames_for(config, model), gate=gate, decision=config.decision, cues=config.cues,
+            use_detector=use_detector,
         )
         self.planner = self.pipeline.planner
         self.pipeline.observers.append(self._after_step)

@@ -28,7 +28,6 @@ import hashlib
 import importlib.util
 import math
 import numbers
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -36,6 +35,8 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import TonecueError
+from .resample import StreamResampler
+from .runtime import open_session
 from .settings import VersionedSettings
 from .vad import GateSettings, VoiceGate, window_level_db
 
@@ -157,24 +158,27 @@ class SileroVAD:
     CHUNK = 512
     CONTEXT = 64
 
-    def __init__(self, path: str | Path, threads: int = 1):
-        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's own exception types for unreadable files
-            raise DetectorError(f"{path}: not a readable speech detector ({type(exc).__name__}: {exc})") from None
-        names = {i.name for i in self.session.get_inputs()}
+    def __init__(self, session):
+        names = {i.name for i in session.get_inputs()}
         if names != {"input", "state", "sr"}:
-            raise DetectorError(f"{path}: not a Silero VAD v5/v6 graph (inputs {sorted(names)})")
+            raise DetectorError(f"not a Silero VAD v5/v6 graph (inputs {sorted(names)})")
+        self.session = session
         self._sr = np.array(self.SAMPLE_RATE, dtype=np.int64)
         self._input = np.zeros((1, self.CONTEXT + self.CHUNK), dtype=np.float32)
         self.reset()
+
+    @classmethod
+    def open(cls, path: str | Path, threads: int = 1) -> SileroVAD:
+        """The network in the ONNX file at `path` (DetectorError if it is not one)."""
+        session = open_session(path, threads, DetectorError, "speech detector")
+        try:
+            return cls(session)
+        except DetectorError as exc:
+            raise DetectorError(f"{path}: {exc}") from None
+
+    def fresh(self) -> SileroVAD:
+        """Another stream's network: the same session (loaded once), a state of its own."""
+        return type(self)(self.session)
 
     def reset(self) -> None:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
@@ -196,12 +200,9 @@ class SpeechDetector:
     """
 
     def __init__(self, settings: DetectorSettings, network: SileroVAD, stream_rate: int):
-        from .capture import StreamResampler  # the capture path's resampler: one filter for both
-
         self.settings = settings
         self.network = network
         self.stream_rate = int(stream_rate)
-        self._resampler_type = StreamResampler
         g = math.gcd(self.stream_rate, SileroVAD.SAMPLE_RATE)
         self._L, self._M = SileroVAD.SAMPLE_RATE // g, self.stream_rate // g
         reach = StreamResampler(self.stream_rate, SileroVAD.SAMPLE_RATE).latency_samples
@@ -212,7 +213,7 @@ class SpeechDetector:
     def reset(self, origin: int = 0) -> None:
         """A new stream (or a jump in it) whose chunks start at stream position `origin`."""
         self.network.reset()
-        self._resampler = self._resampler_type(self.stream_rate, SileroVAD.SAMPLE_RATE)
+        self._resampler = StreamResampler(self.stream_rate, SileroVAD.SAMPLE_RATE)  # the capture path's filter
         self._origin = origin
         self._fed = origin  # stream position up to which audio has been fed
         self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples not yet in a chunk
@@ -268,7 +269,7 @@ def check_detector_file(settings: DetectorSettings, model_path: Path) -> Path:
         raise DetectorError(
             f"{model_path}: this model was trained with the {settings.source} speech detector, whose file "
             f"{settings.file} must sit beside it ({path} is missing); re-export the model with tonecue-export, "
-            "which copies it there"
+            "which copies it there (for the shipped models, scripts/setup.sh places it)"
         )
     if settings.sha256 and file_sha256(path) != settings.sha256:
         raise DetectorError(
@@ -276,14 +277,6 @@ def check_detector_file(settings: DetectorSettings, model_path: Path) -> Path:
             f"sha256 {settings.sha256[:12]}…); re-export the model, or put the right file back"
         )
     return path
-
-
-def make_detector(settings: DetectorSettings, model_path: Path, stream_rate: int) -> SpeechDetector | None:
-    """The stream detector a model's contract asks for (None for the level gate alone)."""
-    if not settings.enabled:
-        return None
-    return SpeechDetector(settings, SileroVAD(check_detector_file(settings, model_path)), stream_rate)
-
 
 
 class VoiceSelector:

@@ -256,7 +256,7 @@ def _featurize(signal: np.ndarray, job: _Job) -> dict[str, np.ndarray]:
 @lru_cache(maxsize=2)
 def _network(path: str) -> SileroVAD:
     """One detector session per worker process (the stream state is reset per clip)."""
-    return SileroVAD(path)
+    return SileroVAD.open(path)
 
 
 def training_detector(settings: DetectorSettings = DetectorSettings()) -> tuple[DetectorSettings, str | None]:

@@ -357,14 +357,16 @@ def callback_from_another_thread(stream, block, flags=None):
 
 
 def test_the_callback_only_queues_a_copy(fake_sd, monkeypatch):
+    from tonecue.edge import resample as resampling  # StreamResampler's module: where it resamples
+
     threads = []
-    real_resample = capture.resample
+    real_resample = resampling.resample
 
     def recording_resample(*args, **kwargs):
         threads.append(threading.get_ident())
         return real_resample(*args, **kwargs)
 
-    monkeypatch.setattr(capture, "resample", recording_resample)
+    monkeypatch.setattr(resampling, "resample", recording_resample)
     mic = MicrophoneSource(22050, device_rate=48000, stall_timeout=5)
     stream = fake_sd.streams[0]
     assert stream.kwargs["dtype"] == "int16" and stream.kwargs["samplerate"] == 48000

@@ -31,7 +31,7 @@ DEMO = DEFAULT_MODEL.with_name("demo.wav")
 
 @pytest.fixture(scope="module")
 def network():
-    return SileroVAD(silero_file())
+    return SileroVAD.open(silero_file())
 
 
 def scores(detector: SpeechDetector, signal: np.ndarray) -> list[float]:
@@ -73,7 +73,7 @@ def test_digital_silence_costs_no_inference(network):
             calls.append(1)
             return super().__call__(chunk)
 
-    detector = SpeechDetector(DetectorSettings(), Counting(silero_file()), RATE)
+    detector = SpeechDetector(DetectorSettings(), Counting.open(silero_file()), RATE)
     judged = scores(detector, np.zeros(5 * RATE, dtype=np.float32))
     assert judged and judged == [0.0] * len(judged)
     assert calls == []
