@@ -20,7 +20,6 @@ window never normalizes itself), in stream order, identically wherever the liste
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -62,16 +61,16 @@ class NormalizationSettings(VersionedSettings):
     DESCRIPTION: ClassVar[str] = "normalization settings"
     ERROR: ClassVar[type[ValueError]] = NormalizationError
 
+    EXPECT: ClassVar[dict[str, str]] = {
+        name: "a positive number of seconds" for name in ("time_constant_s", "prior_seconds", "reset_after_s")
+    }
+
     def __post_init__(self) -> None:
+        super().__post_init__()  # types
         problems = []
         if self.kind not in NORMALIZATION_KINDS:
             problems.append(f"kind must be one of {NORMALIZATION_KINDS}, got {self.kind!r}")
-        for name in ("time_constant_s", "prior_seconds", "reset_after_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
-                problems.append(f"{name} must be a positive number of seconds, got {value!r}")
-            else:
-                object.__setattr__(self, name, float(value))
+        problems += [self.must(name, getattr(self, name)) for name in self.EXPECT if getattr(self, name) <= 0]
         for name in ("mean", "std"):
             value = getattr(self, name)
             try:
@@ -87,8 +86,7 @@ class NormalizationSettings(VersionedSettings):
                 problems.append(f"a speaker normalization needs a prior mean and std of one length, got {len(self.mean)} and {len(self.std)}")
             elif min(self.std) < 0:
                 problems.append("std must not be negative")
-        if problems:
-            raise NormalizationError("; ".join(problems))
+        self.refuse(problems)
 
     @property
     def enabled(self) -> bool:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -97,22 +96,18 @@ class DetectorSettings(VersionedSettings):
     DESCRIPTION: ClassVar[str] = "speech detector settings"
     ERROR: ClassVar[type[ValueError]] = DetectorError
 
+    EXPECT: ClassVar[dict[str, str]] = {"threshold": "a number above 0 and at most 1"}
+
     def __post_init__(self) -> None:
+        super().__post_init__()  # types
         problems = []
         if self.kind not in DETECTOR_KINDS:
             problems.append(f"kind must be one of {DETECTOR_KINDS}, got {self.kind!r}")
         if self.rule not in RULES:
             problems.append(f"rule must be one of {RULES}, got {self.rule!r}")
-        value = self.threshold
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value <= 1.0:
-            problems.append(f"threshold must be a number above 0 and at most 1, got {value!r}")
-        else:
-            object.__setattr__(self, "threshold", float(value))
-        for name in ("file", "sha256", "source"):
-            if not isinstance(getattr(self, name), str):
-                problems.append(f"{name} must be a string, got {getattr(self, name)!r}")
-        if problems:
-            raise DetectorError("; ".join(problems))
+        if not 0.0 < self.threshold <= 1.0:
+            problems.append(self.must("threshold", self.threshold))
+        self.refuse(problems)
 
     @property
     def enabled(self) -> bool:
