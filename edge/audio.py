@@ -29,7 +29,7 @@ import numpy as np
 from tonecue.edge.resample import resample
 from .errors import TonecueError
 
-__all__ = ["AudioError", "read_audio", "to_mono", "load_audio", "check_signal"]
+__all__ = ["AudioError", "read_audio", "to_mono", "load_audio", "conform", "check_signal"]
 
 log = logging.getLogger(__name__)
 
@@ -313,10 +313,15 @@ def load_audio(path, sample_rate: int | None = 22050, *, dtype=np.float32) -> np
     Returns a 1-D array of `dtype`; librosa.load(path, sr=sample_rate) is the reference.
     """
     samples, rate = read_audio(path)
-    mono = to_mono(samples)
+    return conform(samples, rate, sample_rate, os.fspath(path), dtype=dtype)
+
+
+def conform(samples, rate: int, sample_rate: int | None, source: str = "<array>", *, dtype=np.float32) -> np.ndarray:
+    """Samples at `rate` as `load_audio` returns a file's: channels averaged, resampled to
+    `sample_rate` (None keeps `rate`), checked (AudioError naming `source`), 1-D `dtype`."""
     work = np.float64 if np.dtype(dtype) == np.float64 else np.float32
-    mono = mono.astype(work, copy=False)
+    mono = to_mono(samples).astype(work, copy=False)
     if sample_rate is not None and int(sample_rate) != rate:
         mono = resample(mono, rate, sample_rate)
-    check_signal(mono, os.fspath(path))
+    check_signal(mono, source)
     return mono.astype(dtype, copy=False)

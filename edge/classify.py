@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import check_signal, load_audio
-from .resample import resample
+from .audio import check_signal, conform, load_audio
 from .model import EmotionModel
 from .pipeline import Pipeline
 
@@ -53,9 +52,7 @@ def classify_clip(model: EmotionModel, source, sample_rate: int | None = None) -
         signal = np.asarray(source, dtype=np.float32)
         if signal.ndim != 1:
             raise ValueError(f"expected mono samples (a 1-D array), got shape {signal.shape}")
-        check_signal(signal, "<array>")
-        if int(sample_rate) != rate:
-            signal = resample(signal, int(sample_rate), rate).astype(np.float32)
+        signal = conform(check_signal(signal), int(sample_rate), rate)
     pipeline = Pipeline(model)
     steps = pipeline.push(signal) + pipeline.flush()
     voiced = [s.heard.probabilities for s in steps if s.heard.voiced]
