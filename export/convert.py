@@ -275,13 +275,14 @@ def place_detector(contract: ModelContract, folder: str | Path) -> Path | None:
     if not detector.enabled:
         return None
     source, version = installed_silero_file()
-    if detector.sha256 and file_sha256(source) != detector.sha256:
+    digest = file_sha256(source)
+    if detector.sha256 and digest != detector.sha256:
         raise RunFolderError(
             f"the model was trained with {detector.source} (sha256 {detector.sha256[:12]}…), but the installed "
             f"{version} has another {source.name}; install the version training used, or train again"
         )
     target = Path(folder) / detector.file
-    if not target.is_file() or file_sha256(target) != file_sha256(source):
+    if not target.is_file() or file_sha256(target) != digest:
         shutil.copyfile(source, target)
     site = source.parents[2]  # site-packages/silero_vad/data/silero_vad.onnx
     licences = sorted(site.glob("silero_vad-*.dist-info/licenses/LICENSE*")) or sorted(
