@@ -204,10 +204,15 @@ class EmotionModel:
         self._selected = None if self.contract.selected_features is None else np.asarray(self.contract.selected_features)
         # The detector the model was trained with, checked now: a device that lacks it refuses the
         # model at load, not at the first word.
+        # A file whose SHA-256 the contract pins is the very network training used; its session
+        # opens with the first stream (a tool that only runs the model never pays for it).
+        self._detector_file: Path | None = None
         self._network: SileroVAD | None = None
         if self.contract.detector.enabled:
             try:
-                self._network = SileroVAD.open(check_detector_file(self.contract.detector, self.path), threads)
+                self._detector_file = check_detector_file(self.contract.detector, self.path)
+                if not self.contract.detector.sha256:  # unpinned: prove now that it is a detector
+                    self._network = SileroVAD.open(self._detector_file, threads)
             except DetectorError as exc:
                 raise ModelError(str(exc)) from None
 
@@ -241,8 +246,13 @@ class EmotionModel:
 
     def speech_detector(self) -> SpeechDetector | None:
         """A fresh stream detector of the kind the model was trained with (None: level gate only)."""
-        if self._network is None:
+        if self._detector_file is None:
             return None
+        if self._network is None:
+            try:
+                self._network = SileroVAD.open(self._detector_file, self.threads)
+            except DetectorError as exc:
+                raise ModelError(str(exc)) from None
         return SpeechDetector(self.contract.detector, self._network.fresh(), self.contract.spec.sample_rate)
 
     def classify(self, source, sample_rate: int | None = None):
