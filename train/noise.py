@@ -67,6 +67,7 @@ __all__ = [
     "active_level",
     "check_clip_input",
     "mix_at_snr",
+    "mixing_settings",
 ]
 
 #: ESC-50's five folds; ESC-10 here holds 1, 2, 3 and 5.
@@ -200,6 +201,16 @@ def mix_at_snr(speech, noise, snr_db, sample_rate: int) -> np.ndarray:
     return (s + gain * n).astype(np.float32)
 
 
+def mixing_settings() -> dict:
+    """The constants that decide what `mix_at_snr` and `NoiseBank.excerpt` give, for a transform's
+    `describe()`: a change to any of them must change every cache key built on noisy features."""
+    return {
+        "speech_level": {"frame_seconds": FRAME_SECONDS, "active_range_db": ACTIVE_RANGE_DB},
+        "silence_dbfs": SILENCE_DBFS,
+        "max_draws": MAX_DRAWS,
+    }
+
+
 @lru_cache(maxsize=None)
 def _clip(path: str, sample_rate: int) -> np.ndarray:
     samples = load_audio(path, sample_rate)
@@ -313,9 +324,7 @@ class NoiseMix:
             "transform": "noise_mix",
             "version": NOISE_MIX_VERSION,
             "snr_db": self.snr_db,
-            "speech_level": {"frame_seconds": FRAME_SECONDS, "active_range_db": ACTIVE_RANGE_DB},
-            "silence_dbfs": SILENCE_DBFS,
-            "max_draws": MAX_DRAWS,
+            **mixing_settings(),
             "full_scale": "clip",
             **self.bank.describe(),
         }
