@@ -1,12 +1,15 @@
 """The one function that featurizes a window, for training and for the device alike.
 
 A window is `spec.window_samples` samples of audio (50 centred frames by default). From it the
-frontend computes one of three model inputs:
+frontend computes one of four model inputs:
 
 - "stats":    the classic models' vector: MFCC means, leading mel-band means, Burg LPC
               coefficients (without the leading 1), mean RMS, mean zero-crossing rate;
 - "image":    the 2D CNN's (2, n, frames) stack: MFCCs over log-mel bands of a coarser filterbank;
-- "sequence": the CNN-BiLSTM's (frames, 2n) rows: the same MFCCs and log-mel bands per frame.
+- "sequence": the CNN-BiLSTM's (frames, 2n) rows: the same MFCCs and log-mel bands per frame;
+- "paraling": paralinguistic functionals of the window (`tonecue.edge.paraling`: pitch, voice
+              quality, formants, spectral shape, loudness contour), level-invariant by
+              construction; meant for windows of about 2 s (`FrontendSpec(window_frames=...)`).
 
 Every number matches the librosa call it replaces (see dsp.py and the parity tests). Successive
 windows of one stream share most of their frames; `StreamingFeaturizer` computes each shared frame's
@@ -21,9 +24,29 @@ from functools import lru_cache
 import numpy as np
 
 from . import dsp
-from .spec import DEFAULT_HOP_FRAMES, FrontendSpec
+from .paraling import ParalingSettings, ParalinguisticFrontend, ParalinguisticWindows
+from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
 
-KINDS = ("stats", "image", "sequence")
+KINDS = ("stats", "image", "sequence", "paraling")
+#: The inputs that are one vector per window: what the classic models read and what speaker
+#: normalization standardizes.
+VECTOR_KINDS = ("stats", "paraling")
+
+
+def paraling_settings(spec: FrontendSpec) -> ParalingSettings:
+    """The paralinguistic settings behind a spec's "paraling" input: the spec's rate, the window
+    as the context, and frames every half spec hop, so that windows a whole number of spec hops
+    apart share their frames (and a stream computes each once)."""
+    return ParalingSettings(
+        sample_rate=spec.sample_rate,
+        hop_ms=spec.hop_length / 2 * 1000 / spec.sample_rate,
+        context_seconds=spec.window_seconds,
+    )
+
+
+@lru_cache(maxsize=8)
+def _paraling_frontend(spec: FrontendSpec) -> ParalinguisticFrontend:
+    return ParalinguisticFrontend(paraling_settings(spec))
 
 
 class _Matrices:
@@ -121,12 +144,14 @@ class Frontend:
         self.first_interior = -(-half // spec.hop_length)
         self.last_interior = (spec.window_samples - (spec.n_fft - half)) // spec.hop_length
 
-    # --- the three model inputs ---------------------------------------------------------------
+    # --- the four model inputs ----------------------------------------------------------------
 
     def features(self, window: np.ndarray, kind: str) -> np.ndarray:
         """The model input of `kind` for one window (see the module docstring)."""
         window = self.check_window(window)
         self.output_shape(kind)  # validates kind
+        if kind == "paraling":
+            return self.paraling.functionals(window)
         bands = _workspace(self.spec).band_powers(window, self._all_frames, self._banks[kind])
         return self._from_bands(window, bands, kind)
 
@@ -139,6 +164,15 @@ class Frontend:
     def sequence(self, window: np.ndarray) -> np.ndarray:
         return self.features(window, "sequence")
 
+    @property
+    def paraling(self) -> ParalinguisticFrontend:
+        """The paralinguistic frontend of this spec (built on first use; a SpecError if the spec's
+        rate cannot give its descriptors)."""
+        try:
+            return _paraling_frontend(self.spec)
+        except ValueError as exc:
+            raise SpecError(f"this spec cannot make the paraling input: {exc}") from None
+
     def output_shape(self, kind: str) -> tuple[int, ...]:
         spec = self.spec
         if kind == "stats":
@@ -147,7 +181,17 @@ class Frontend:
             return spec.image_shape
         if kind == "sequence":
             return spec.sequence_shape
+        if kind == "paraling":
+            return (self.paraling.n_features,)
         raise ValueError(f"unknown input kind {kind!r}; expected one of {KINDS}")
+
+    def feature_names(self, kind: str) -> list[str]:
+        """Names of a vector input's entries, in order (what feature selection and reports name)."""
+        if kind == "stats":
+            return self.spec.stats_feature_names()
+        if kind == "paraling":
+            return self.paraling.feature_names()
+        raise ValueError(f"only the vector inputs {VECTOR_KINDS} have named entries, not {kind!r}")
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -216,17 +260,24 @@ class StreamingFeaturizer:
         frontend.output_shape(kind)  # validates kind
         self.frontend = frontend
         self.kind = kind
-        self._bank = frontend._banks[kind]
+        # The paralinguistic descriptors keep their own frame cache (same rule: interior frames).
+        self._paraling = ParalinguisticWindows(frontend.paraling) if kind == "paraling" else None
+        self._bank = None if self._paraling else frontend._banks[kind]
         self.reset()
 
     def reset(self) -> None:
         """Forget cached frames (after a gap or a jump in the stream)."""
+        if self._paraling is not None:
+            self._paraling.reset()
+            return
         self._cache_start = -1  # stream frame index of the first cached interior frame
         self._cache = np.empty((0, self._bank.n_bands), dtype=self.frontend.dtype)
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         fe = self.frontend
         window = fe.check_window(window)
+        if self._paraling is not None:
+            return self._paraling(window, start)
         hop = fe.spec.hop_length
         first, last = fe.first_interior, fe.last_interior
         if start % hop or start < 0 or first > last:
@@ -286,8 +337,8 @@ def featurize_clip(
     """Model inputs of every window of a clip, shape (n_windows, *input_shape).
 
     signal: mono samples at `spec.sample_rate` (`load_audio(path)` reads at the default 22,050 Hz).
-    spec: the frontend settings (default: the seed's, `FrontendSpec()`). kind: "stats", "image" or
-    "sequence". hop_frames: frames between window starts (default 22, about 0.51 s).
+    spec: the frontend settings (default: the seed's, `FrontendSpec()`). kind: "stats", "image",
+    "sequence" or "paraling". hop_frames: frames between window starts (default 22, about 0.51 s).
     """
     spec = FrontendSpec() if spec is None else spec
     featurizer = StreamingFeaturizer(frontend_for(spec), kind)

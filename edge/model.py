@@ -2,7 +2,8 @@
 
 Every exported model carries its contract in the ONNX metadata (keys below): the frontend spec,
 the voice gate, the labels, which input it takes (the statistics vector, possibly a selection
-of it, the (2, 20, 50) image, or the frame sequence) and how it was trained. The device builds its
+of it, the (2, 20, 50) image, the frame sequence, or the paralinguistic functionals, with the
+settings behind them) and how it was trained. The device builds its
 frontend from that contract, so training and device can never disagree about features; a file
 whose contract this tonecue cannot honour is refused with a `ModelError` that says why.
 """
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import TonecueError
-from .frontend import KINDS, Frontend, StreamingFeaturizer, frontend_for
+from .frontend import KINDS, VECTOR_KINDS, Frontend, StreamingFeaturizer, frontend_for, paraling_settings
 from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
 from .runtime import open_session
 from .normalize import NormalizationError, NormalizationSettings, cold_normalize
@@ -33,6 +34,18 @@ class ModelError(TonecueError, ValueError):
     """A model file that is missing, unreadable, or whose contract cannot be honoured."""
 
 
+def scale_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities (n, k) with their logarithms divided by `temperature` and renormalized:
+    T > 1 flattens them, T = 1 changes nothing, and no row's top label ever moves (training fits
+    T on voices the model never heard: `tonecue.train.calibrate`)."""
+    if temperature == 1.0:
+        return proba
+    logs = np.log(np.clip(proba, 1e-12, None)) / temperature
+    logs -= logs.max(axis=1, keepdims=True)
+    scaled = np.exp(logs)
+    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(proba.dtype, copy=False)
+
+
 @dataclass(frozen=True)
 class ModelContract:
     """What a model expects and promises, as stored in its metadata."""
@@ -46,6 +59,7 @@ class ModelContract:
     detector: DetectorSettings = LEVEL_ONLY
     bandwidth_hz: float | None = None  # the audio bandwidth of the training data (None: Nyquist)
     normalization: NormalizationSettings = NormalizationSettings()
+    temperature: float = 1.0  # calibration: the device divides log-probabilities by it
     model_name: str = "unknown"
     precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -77,6 +91,10 @@ class ModelContract:
             "detector": self.detector.to_dict(),
             "bandwidth_hz": self.bandwidth_hz,
             "normalization": self.normalization.to_dict(),
+            # What the spec's "paraling" input derives from it, so that a device whose defaults
+            # differ refuses the model instead of computing other numbers under the same names.
+            "paraling": paraling_settings(self.spec).to_dict() if self.input_kind == "paraling" else None,
+            "calibration": {"temperature": self.temperature},
             "model": self.model_name,
             "precision": self.precision,
             "training": self.training,
@@ -116,6 +134,10 @@ class ModelContract:
         bandwidth = values.get("bandwidth_hz")
         if bandwidth is not None and (isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or bandwidth <= 0):
             raise ModelError(f"{source}: bandwidth_hz must be a positive number of Hz, got {bandwidth!r}")
+        calibration = values.get("calibration") or {}
+        temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0.01 <= temperature <= 100:
+            raise ModelError(f"{source}: calibration must give a temperature from 0.01 to 100, got {calibration!r}")
         labels = values["labels"]
         if not (isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)):
             raise ModelError(f"{source}: labels must be a non-empty list of names, got {labels!r}")
@@ -146,17 +168,30 @@ class ModelContract:
             detector=detector,
             bandwidth_hz=None if bandwidth is None else float(bandwidth),
             normalization=normalization,
+            temperature=float(temperature),
             model_name=str(values.get("model", "unknown")),
             precision=str(values.get("precision", "fp32")),
             training=values.get("training") or {},
         )
+        if kind == "paraling":
+            stated = values.get("paraling")
+            try:
+                derived = paraling_settings(spec).to_dict()
+            except ValueError as exc:
+                raise ModelError(f"{source}: its frontend cannot make the paraling input: {exc}") from None
+            if stated != derived:
+                raise ModelError(
+                    f"{source}: it was trained on paralinguistic settings {stated!r}, but this tonecue "
+                    f"computes {derived!r}; use the tonecue it was exported with, or export it again"
+                )
         if normalization.enabled:
-            if kind != "stats":
-                raise ModelError(f"{source}: speaker normalization applies to the stats input only, not {kind!r}")
-            if len(normalization.mean) != spec.stats_size:
+            if kind not in VECTOR_KINDS:
+                raise ModelError(f"{source}: speaker normalization applies to the vector inputs {VECTOR_KINDS}, not {kind!r}")
+            size = frontend_for(spec).output_shape(kind)[0]
+            if len(normalization.mean) != size:
                 raise ModelError(
                     f"{source}: its normalization prior has {len(normalization.mean)} values for a "
-                    f"{spec.stats_size}-value statistics vector"
+                    f"{size}-value {kind} vector"
                 )
         stated = values.get("input_shape")
         if stated is not None and tuple(stated) != contract.input_shape:
@@ -223,7 +258,8 @@ class EmotionModel:
         return np.ascontiguousarray(features, dtype=np.float32)
 
     def predict_proba(self, features: np.ndarray, normalized: bool = False) -> np.ndarray:
-        """Class probabilities (batch, n_labels) for frontend outputs (batch, ...).
+        """Class probabilities (batch, n_labels) for frontend outputs (batch, ...), calibrated by
+        the contract's temperature.
 
         A speaker-normalized model standardizes raw features by its contract's prior (each window
         judged on its own, as from a voice just met); `normalized=True` says the caller already
@@ -234,7 +270,7 @@ class EmotionModel:
         out = np.asarray(out, dtype=np.float32).reshape(len(features), -1)
         if out.shape[1] != len(self.labels):
             raise ModelError(f"{self.path}: the model gives {out.shape[1]} scores for {len(self.labels)} labels")
-        return out
+        return scale_temperature(out, self.contract.temperature)
 
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Class probabilities for whole windows of audio (batch, window_samples)."""

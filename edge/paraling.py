@@ -46,6 +46,7 @@ __all__ = [
     "ParalingSettings",
     "ParalinguisticFrontend",
     "ParalinguisticStream",
+    "ParalinguisticWindows",
 ]
 
 FORMAT_VERSION = 1
@@ -520,9 +521,14 @@ class ParalinguisticFrontend:
         companion = np.zeros((len(a), s.lpc_order, s.lpc_order))
         companion[:, 0, :] = -a[:, 1:]
         companion[:, self._companion_ones] = 1.0
-        roots = np.linalg.eigvals(companion)
+        # A frame the recursion cannot solve (a pure tone: its prediction error reaches zero and
+        # the next reflection divides by it) has no formants, like a frame with too few roots.
+        solved = np.all(np.isfinite(companion), axis=(1, 2))
+        roots = np.full((len(a), s.lpc_order), np.nan, dtype=complex)
+        roots[solved] = np.linalg.eigvals(companion[solved])
         freq = np.angle(roots) * self._lpc_rate / (2 * np.pi)
-        freq = np.where((roots.imag > 0) & (freq > 50.0) & (freq < s.max_formant - 50.0), freq, np.inf)
+        with np.errstate(invalid="ignore"):
+            freq = np.where((roots.imag > 0) & (freq > 50.0) & (freq < s.max_formant - 50.0), freq, np.inf)
         freq = np.sort(freq, axis=1)[:, :3]
         return np.where(np.isfinite(freq), freq, np.nan)
 
@@ -553,7 +559,10 @@ class ParalinguisticFrontend:
         y = x[lo:hi]
         mid = y[1:-1]
         cand = np.flatnonzero((mid > y[:-2]) & (mid >= y[2:]) & (mid > 0)) + 1
-        frame = np.clip(np.rint((cand + lo - c0) / hop).astype(np.intp), 0, n_ext - 1)
+        # The nearest frame, a tie (a peak halfway between two centres) going to the later one:
+        # rint's round-half-to-even would send it to either, by the parity of the block's first
+        # frame, and a frame's jitter would depend on where its block began.
+        frame = np.clip(np.floor((cand + lo - c0) / hop + 0.5).astype(np.intp), 0, n_ext - 1)
         local = period[frame]
         keep = np.isfinite(local)
         cand, frame, local = cand[keep], frame[keep], local[keep]
@@ -879,3 +888,54 @@ class ParalinguisticStream:
         if len(self._context) == 0:
             raise ParalingError("the stream has no complete frame yet: push more samples first")
         return self.frontend.functionals_of(self._context)
+
+
+class ParalinguisticWindows:
+    """Functionals of the successive windows of one stream, each as `functionals(window)` gives it
+    (up to float rounding), with every interior frame's descriptors computed once.
+
+    A frame whose `reach` lies inside its window never sees the silence a window is padded with, so
+    it has the same descriptors in every window that holds it. Call with each window and the stream
+    position of its first sample: when windows start on multiples of the hop, a window reuses the
+    interior frames of the one before and analyses only its left edge, its new frames and its
+    right edge (about a third of its frames at a 0.5 s hop over 2 s). Any other start computes the
+    window whole. Its cache is its own: one per stream.
+    """
+
+    def __init__(self, frontend: ParalinguisticFrontend):
+        if not isinstance(frontend, ParalinguisticFrontend):
+            raise ParalingError(f"expected a ParalinguisticFrontend, got {type(frontend).__name__}")
+        self.frontend = frontend
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the cached frames (after a gap or a jump in the stream)."""
+        self._first = -1  # stream frame index of self._interior[0]
+        self._interior = np.empty((0, len(LLD_NAMES)), dtype=np.float32)
+
+    def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
+        fe = self.frontend
+        s = fe.settings
+        hop, reach = s.hop_length, s.reach
+        x = fe.check_signal(window)
+        n = 1 + len(x) // hop
+        lo, hi = -(-reach // hop), (len(x) - 1 - reach) // hop  # the window's interior frames
+        if start < 0 or start % hop or lo > hi:
+            self.reset()
+            return fe.functionals(x)
+        base = start // hop
+        offset = base + lo - self._first
+        if self._first >= 0 and 0 <= offset < len(self._interior):
+            reused = self._interior[offset : offset + hi - lo + 1]
+        else:
+            reused = self._interior[:0]
+        padded = np.zeros(fe._pad + len(x) + fe._pad + hop)  # as `llds` pads a signal
+        padded[fe._pad : fe._pad + len(x)] = x
+        rows = np.empty((n, len(LLD_NAMES)), dtype=np.float32)
+        if len(reused):
+            rows[:lo] = fe._analyze(padded, fe._pad, lo)
+            rows[lo : lo + len(reused)] = reused
+        first_new = lo + len(reused) if len(reused) else 0
+        rows[first_new:] = fe._analyze(padded, fe._pad + first_new * hop, n - first_new)
+        self._interior, self._first = rows[lo : hi + 1].copy(), base + lo
+        return fe.functionals_of(rows)

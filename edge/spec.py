@@ -108,15 +108,20 @@ class FrontendSpec(VersionedSettings):
             raise SpecError("; ".join(problems))
 
     @classmethod
-    def at_rate(cls, sample_rate: int, **changes) -> FrontendSpec:
+    def at_rate(cls, sample_rate: int, window_seconds: float | None = None, **changes) -> FrontendSpec:
         """The seed's timing at another sample rate: frames of about 93 ms (the FFT size rounded
         up to a 5-smooth length, which numpy transforms fast) every 23.2 ms, 50 of them a window
         (1.14 s). At 16 kHz: n_fft 1500, hop 372. At 22,050 Hz: the seed's own 2048 and 512.
         16 kHz is the rate every corpus here and most microphones share: a model trained at it
-        never sees the band above 8 kHz that only some recordings have (a hidden corpus label)."""
+        never sees the band above 8 kHz that only some recordings have (a hidden corpus label).
+        window_seconds: windows of about this length instead (the paralinguistic input wants 2 s)."""
         base = cls()
         hop = round(base.hop_length * sample_rate / base.sample_rate)
         n_fft = _smooth_at_least(round(base.n_fft * sample_rate / base.sample_rate))
+        if window_seconds is not None:
+            if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float)) or not window_seconds > 0:
+                raise SpecError(f"window_seconds must be a positive number, got {window_seconds!r}")
+            changes["window_frames"] = max(2, round(window_seconds * sample_rate / hop) + 1)
         return cls(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, **changes)
 
     @property

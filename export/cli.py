@@ -67,7 +67,7 @@ def evaluation_windows(
 ):
     """The windows of the corpus at `data` (one folder or several), without the speakers the run
     left out, cut, gated and featurized as the run's training did (cache: the feature cache folder,
-    None for the default one, False for none). A speaker-normalized run's statistics come
+    None for the default one, False for none). A speaker-normalized run's vector input comes
     standardized by its prior, as the device's runner treats a window on its own."""
     from tonecue.train.corpus import build_index_of, without_speakers
     from tonecue.train.windows import extract_windows
@@ -82,10 +82,11 @@ def evaluation_windows(
         raise RunFolderError(f"the corpus gives classes {ws.classes}, the run has {run.labels}")
     if len(ws) == 0:
         raise RunFolderError(f"{data}: no windows")
-    if run.normalization.enabled and "stats" in ws.features:
+    normalized = run.normalized_kind
+    if normalized in ws.features:
         from tonecue.edge.normalize import cold_normalize
 
-        ws.features["stats"] = cold_normalize(ws.features["stats"], run.normalization)
+        ws.features[normalized] = cold_normalize(ws.features[normalized], run.normalization)
     return ws
 
 

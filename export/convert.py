@@ -308,12 +308,14 @@ def contract_for(run: RunFolder, name: str, precision: str = "fp32", **extra: An
         "metrics": metrics_for(run, name),
         **extra,
     }
+    calibration = run.results.get("protocols", {}).get("speaker", {}).get("models", {}).get(name, {}).get("calibration")
     return ModelContract(
+        temperature=calibration["temperature"] if calibration else 1.0,
         spec=run.spec,
         gate=run.gate,
         detector=run.detector,
         bandwidth_hz=run.bandwidth_hz,
-        normalization=run.normalization if kind.input_kind == "stats" else NormalizationSettings(),
+        normalization=run.normalization if kind.input_kind == run.normalized_kind else NormalizationSettings(),
         labels=run.labels,
         input_kind=kind.input_kind,
         selected_features=run.selected_for(name),

@@ -248,7 +248,7 @@ def device_check(
     result also lists every clip's label on the device as {clip path: label}. Clip paths are
     relative to `root` (the corpus folder) when given.
     """
-    from tonecue.edge.model import EmotionModel, ModelError
+    from tonecue.edge.model import EmotionModel, ModelError, scale_temperature
     from tonecue.train.evaluate import clip_probabilities
 
     results: dict[str, dict[str, Any]] = {}
@@ -269,13 +269,18 @@ def device_check(
         lookup[ids] = mean.argmax(axis=1)
         return lookup
 
+    # The device averages calibrated window probabilities (the contract's temperature), so the
+    # training path's clip labels here are taken from calibrated probabilities too.
     source_clip: dict[str, np.ndarray] = {}
     own_clip: dict[str, np.ndarray] = {}
     for f in files:
+        temperature = models[f.label].contract.temperature if f.label in models else 1.0
         if f.name not in source_clip:
-            source_clip[f.name] = clip_labels(source_proba(sources[f.name], ws.features[f.input_kind], f.selected))
+            source = source_proba(sources[f.name], ws.features[f.input_kind], f.selected)
+            source_clip[f.name] = clip_labels(scale_temperature(source, temperature))
         if f.label in models:
-            own_clip[f.label] = clip_labels(onnx_proba(f.path, source_input(ws.features[f.input_kind], f.selected)))
+            own = onnx_proba(f.path, source_input(ws.features[f.input_kind], f.selected))
+            own_clip[f.label] = clip_labels(scale_temperature(own, temperature))
     device_clip = {label: np.full(len(ws.clips), -1) for label in models}
     device_margin = {label: np.zeros(len(ws.clips)) for label in models}
     for i in clip_list:

@@ -5,6 +5,7 @@
     tonecue-train --data DIR --quick          # a smoke run: tiny epochs, numbers mean nothing
     tonecue-train --data ../shared/data/ser-en-dev --data ../shared/data/crema-d \
         --exclude-speakers benchmarks/heldout.json --level-dbfs -25 --normalize speaker
+    tonecue-train ... --sample-rate 16000 --window-seconds 2 --models svm-paraling --normalize speaker
 
 Everything happens in `tonecue.train.run.run_training`; this module parses arguments, prints
 progress on stderr and turns an error into its message and the exit status of
@@ -51,16 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample-rate", type=int, default=22050,
                         help="the rate every clip is resampled to, with the seed's timing (FrontendSpec.at_rate); "
                              "16000 keeps out the band above 8 kHz that only some corpora have (default: 22050)")
+    parser.add_argument("--window-seconds", type=float, default=None,
+                        help="window length (default: the seed's 50 frames, about 1.14 s); the paralinguistic "
+                             "model (svm-paraling) wants 2")
     parser.add_argument("--level-dbfs", type=float, default=None,
                         help="scale every window to this RMS level before its features (default: as recorded, "
                              "the seed); -25 makes no feature carry the recording level")
     parser.add_argument("--normalize", choices=("none", "speaker"), default="none",
-                        help="speaker: standardize the statistics per speaker in training, online on the device "
+                        help="speaker: standardize the vector input (statistics or paralinguistic functionals) per speaker in training, online on the device "
                              "(default: none)")
     parser.add_argument("--no-detector", action="store_true",
                         help="choose voiced windows by the level gate alone, not the Silero speech detector")
     parser.add_argument("--models", default="all",
-                        help=f"comma-separated subset of {','.join(models.names())} (default: all)")
+                        help=f"comma-separated subset of {','.join(models.names())}; all: the seed's "
+                             f"{','.join(models.all_names())} (default: all)")
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder to create (default: runs/<timestamp>/); must be new or empty")
     parser.add_argument("--folds", type=int, default=5, help="speaker-grouped folds (default: 5)")
@@ -113,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         config = RunConfig(
             data=args.data,
-            spec=FrontendSpec.at_rate(args.sample_rate, level_dbfs=args.level_dbfs),
+            spec=FrontendSpec.at_rate(args.sample_rate, window_seconds=args.window_seconds, level_dbfs=args.level_dbfs),
             detector=LEVEL_ONLY if args.no_detector else DetectorSettings(),
             normalization=args.normalize,
             exclude_speakers=read_speaker_list(args.exclude_speakers) if args.exclude_speakers else (),

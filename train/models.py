@@ -2,7 +2,7 @@
 
     from tonecue.train import models
     kind = models.get("cnn2d")          # ModelKind: title, family, input, budget, quantization, ...
-    models.names()                      # ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")
+    models.names()                      # ("rf", "svm", "dt", "svm-paraling", "cnn1d", "cnn2d", "crnn")
     models.resolve("tree")              # "dt": aliases are accepted where a person types a name
 
 The CLI, the run (`tonecue.train.run`), the classic models and the nets, the run folder, the ONNX
@@ -45,6 +45,7 @@ __all__ = [
     "Recipe",
     "get",
     "kinds",
+    "all_names",
     "names",
     "register",
     "resolve",
@@ -103,7 +104,7 @@ class ModelKind:
     name: its one name (CLI, run folder, library, exported contract, reports).
     title: how reports call it. aliases: other names a person may type.
     family: "classic" (a scikit-learn classifier, joblib in the run folder) or "net" (torch).
-    input_kind: the frontend output it reads: "stats", "image" or "sequence".
+    input_kind: the frontend output it reads: "stats", "image", "sequence" or "paraling".
     reads_selection: it reads the featurewiz-selected statistics (otherwise its whole input).
     factory, params: what builds it (see the module docstring); params are its hyperparameters.
     scale: classic only: a StandardScaler goes first (an RBF kernel needs features of one scale).
@@ -112,6 +113,8 @@ class ModelKind:
         float32 step of a split may take another branch, which verification counts apart.
     recipe, budget, quick_budget: nets only (see Recipe and EpochBudget; quick: --quick runs).
     quantization: how export makes its int8 file, or why it does not.
+    in_all: `tonecue-train --models all` trains it (the seed's six); a kind that wants other
+        windows than theirs is named on its own.
     """
 
     name: str
@@ -129,6 +132,7 @@ class ModelKind:
     budget: EpochBudget | None = None
     quick_budget: EpochBudget | None = None
     aliases: tuple[str, ...] = ()
+    in_all: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -226,6 +230,11 @@ def names(family: str | None = None) -> tuple[str, ...]:
     return tuple(k.name for k in kinds(family))
 
 
+def all_names() -> tuple[str, ...]:
+    """What `--models all` trains: every kind marked `in_all` (the seed's six)."""
+    return tuple(k.name for k in kinds() if k.in_all)
+
+
 # The seed's six models. -----------------------------------------------------------------------
 
 register(ModelKind(
@@ -253,6 +262,16 @@ register(ModelKind(
     quantization=Quantization(
         "decision tree: the same TreeEnsembleClassifier as the forest, not quantizable, and already "
         "tiny and fast"
+    ),
+))
+register(ModelKind(
+    name="svm-paraling", title="SVM (RBF), paralinguistic", family="classic", input_kind="paraling",
+    reads_selection=False, aliases=("psvm",), in_all=False,
+    # The seed's SVM on the 67 level-invariant paralinguistic functionals, all of them (featurewiz
+    # selects among the statistics only); windows of about 2 s (tonecue-train --window-seconds 2).
+    factory="sklearn.svm:SVC", params={"kernel": "rbf", "probability": True}, scale=True,
+    quantization=Quantization(
+        "SVMClassifier (ai.onnx.ml), as the SVM on the statistics: no int8 kernel in onnxruntime"
     ),
 ))
 # The nets' budgets keep a full dev run well under 20 minutes on two CPU cores: the 1D CNN 40

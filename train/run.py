@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from tonecue.edge.errors import TonecueError
+from tonecue.edge.frontend import KINDS, VECTOR_KINDS, frontend_for
 from tonecue.edge.normalize import NormalizationSettings, SpeakerNormalizer, normalize_per_speaker, speaker_statistics
 from tonecue.edge.spec import FrontendSpec
 from tonecue.edge.speech import DetectorSettings
@@ -91,7 +92,7 @@ class RunConfig:
 
     data: Path | Sequence[Path]  # one corpus folder, or several (e.g. ser-en-dev and crema-d)
     out: Path | None = None  # None: runs/<timestamp>/ under the current folder
-    models: tuple[str, ...] = field(default_factory=registry.names)
+    models: tuple[str, ...] = field(default_factory=registry.all_names)
     folds: int = 5
     seed: int = 0
     cache: Any = None  # None: the default feature cache; False: none; else a folder
@@ -103,7 +104,7 @@ class RunConfig:
     featurewiz_corr_limit: float = 0.7  # SULOV keeps one of each pair correlated above this
     spec: FrontendSpec = field(default_factory=FrontendSpec)  # the frontend every window goes through
     detector: DetectorSettings = field(default_factory=DetectorSettings)  # Silero VAD picks the voiced windows
-    normalization: str = "none"  # "speaker": the stats standardized per speaker (tonecue.edge.normalize)
+    normalization: str = "none"  # "speaker": the vector input standardized per speaker (tonecue.edge.normalize)
     exclude_speakers: tuple[str, ...] = ()  # speaker ids never trained on (e.g. benchmarks/heldout.json)
     budget: Budget | None = None  # None: Budget(), or Budget.quick() with quick
     command: str | None = None  # recorded in the results
@@ -116,8 +117,8 @@ class RunConfig:
 
 
 def parse_models(text: str | Sequence[str]) -> tuple[str, ...]:
-    """"rf,svm,dt,cnn1d,cnn2d,crnn" (any subset, any order, aliases such as "tree"; "all") ->
-    names in registry order."""
+    """"rf,svm,dt,cnn1d,cnn2d,crnn" (any subset, any order, aliases such as "tree"; "all": the
+    seed's six, `models.all_names()`) -> names in registry order."""
     items = text.split(",") if isinstance(text, str) else list(text)
     names = []
     for item in items:
@@ -125,7 +126,7 @@ def parse_models(text: str | Sequence[str]) -> tuple[str, ...]:
         if not name:
             continue
         if name == "all":
-            names.extend(registry.names())
+            names.extend(registry.all_names())
             continue
         try:
             names.append(registry.resolve(name))
@@ -234,14 +235,19 @@ def _fit_split(
     out.info = {"train_windows": int(len(train_w)), "fit_windows": int(len(fit_w)), "val_windows": int(len(val_w)),
                 "test_windows": None if test_w is None else int(len(test_w)), "models": {}}
     labels = ws.labels
-    names = ws.spec.stats_feature_names()
-    stats = ws.features.get("stats")
-    test_stats: dict[str, np.ndarray] = {}
+    frontend = frontend_for(ws.spec)
+    # The vector inputs (stats, paraling) the models read, raw or speaker-normalized; one of them
+    # at most is normalized (a run has one prior; `run_training` checks).
+    vectors = {kind.input_kind: ws.features[kind.input_kind] for kind in kinds.values() if kind.input_kind in VECTOR_KINDS}
+    test_variants: dict[str, np.ndarray] = {}
     cold_train = None
-    if normalization == "speaker" and stats is not None:
-        stats, test_stats, cold_train, out.prior = _normalize_split(ws, stats, train_w, test_w, seed)
+    normalized = next(iter(vectors), None) if normalization == "speaker" else None
+    if normalized is not None:
+        vectors[normalized], test_variants, cold_train, out.prior = _normalize_split(
+            ws, vectors[normalized], train_w, test_w, seed)
 
     if any(kind.reads_selection for kind in kinds.values()):
+        stats, names = vectors["stats"], frontend.feature_names("stats")
         rows = _subsample(train_w, labels[train_w],
                           np.char.add(ws.corpora[train_w], labels[train_w].astype(str)), budget.featurewiz_rows, seed)
         with clock.stage("featurewiz") as t:
@@ -254,22 +260,25 @@ def _fit_split(
 
     for model, kind in kinds.items():
         selected = out.selected if kind.reads_selection else None
+        variants = test_variants if kind.input_kind == normalized else {}
         with clock.stage(model) as t:
             if kind.family == "classic":
-                X_fit, y_fit = stats[train_w], labels[train_w]
-                if cold_train is not None:  # online-matched: each window also as from a voice just met
+                X = vectors[kind.input_kind]
+                X_fit, y_fit = X[train_w], labels[train_w]
+                if kind.input_kind == normalized:  # online-matched: each window also as from a voice just met
                     X_fit, y_fit = np.vstack([X_fit, cold_train]), np.concatenate([y_fit, y_fit])
-                fitted = fit_classic(model, X_fit, y_fit, names, selected,
+                fitted = fit_classic(model, X_fit, y_fit, frontend.feature_names(kind.input_kind), selected,
                                      seed=seed, n_classes=k, **({"n_jobs": threads} if kind.n_jobs else {}))
                 detail = f"{len(X_fit)} windows"
-                info: dict[str, Any] = {}
+                info: dict[str, Any] = {"fit_rows": int(len(X_fit))}
                 if test_w is not None:
-                    out.proba[model] = fitted.predict_proba(stats[test_w])
-                    out.variants[model] = {v: fitted.predict_proba(x) for v, x in test_stats.items()}
+                    out.proba[model] = fitted.predict_proba(X[test_w])
+                    out.variants[model] = {v: fitted.predict_proba(x) for v, x in variants.items()}
             else:
-                X = stats if kind.input_kind == "stats" else ws.features[kind.input_kind]
+                X = vectors.get(kind.input_kind, ws.features[kind.input_kind])
                 columns = None
                 if selected is not None:
+                    names = frontend.feature_names("stats")
                     columns = np.array([names.index(s) for s in selected], dtype=np.int64)
                     X = X[:, columns]
                 net = make_net(model, X.shape[1:], k)
@@ -286,11 +295,10 @@ def _fit_split(
                           f"{best.val_uar:.3f}) on {history.device}")
                 if test_w is not None:
                     out.proba[model] = predict_proba(fitted, X[test_w], device=None)
-                    if kind.input_kind == "stats":
-                        out.variants[model] = {
-                            v: predict_proba(fitted, x if columns is None else x[:, columns], device=None)
-                            for v, x in test_stats.items()
-                        }
+                    out.variants[model] = {
+                        v: predict_proba(fitted, x if columns is None else x[:, columns], device=None)
+                        for v, x in variants.items()
+                    }
             out.models[model] = fitted
         info["seconds"] = round(t["seconds"], 2)
         out.info["models"][model] = info
@@ -299,7 +307,7 @@ def _fit_split(
 
 
 def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndarray | None, seed: int):
-    """Speaker normalization of one split's statistics (see tonecue.edge.normalize).
+    """Speaker normalization of one split's vector input (see tonecue.edge.normalize).
 
     Training windows: each speaker standardized by its own statistics, and (for the classic models)
     the same windows once more standardized by the prior alone, as the device hears a voice it has
@@ -438,7 +446,6 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
     """
     import torch
 
-    from tonecue.edge.frontend import KINDS
     from tonecue.train.corpus import LabelMap, build_index_of, without_speakers
     from tonecue.train.windows import extract_windows
 
@@ -450,6 +457,13 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         raise RunError(f"--workers must be at least 1, got {config.workers}")
     if config.normalization not in ("none", "speaker"):
         raise RunError(f"normalization must be 'none' or 'speaker', got {config.normalization!r}")
+    input_kinds = tuple(k for k in KINDS if k in {registry.get(m).input_kind for m in models})
+    vector_kinds = [k for k in input_kinds if k in VECTOR_KINDS]
+    if config.normalization == "speaker" and len(vector_kinds) > 1:
+        raise RunError(
+            f"speaker normalization keeps one prior per run, but these models read {' and '.join(vector_kinds)}; "
+            "train them in separate runs"
+        )
     unbudgeted = [m for m in models if registry.get(m).family == "net" and m not in budget.epochs]
     if unbudgeted:
         raise RunError(f"the budget gives no epochs for {', '.join(unbudgeted)}")
@@ -472,7 +486,7 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         out = _check_out(config.out)
         clock.log(f"run folder (written at the end): {out}")
         with clock.stage("windows"):
-            ws = extract_windows(index, spec=config.spec, kinds=KINDS, detector=config.detector,
+            ws = extract_windows(index, spec=config.spec, kinds=input_kinds, detector=config.detector,
                                  cache_dir=config.cache, workers=config.workers, progress=log is not None)
         report = ws.report
         clock.log(f"windows: {len(ws)} kept of {report['windows_total']} cut from {report['clips_read']} clips "
@@ -614,12 +628,9 @@ def _pooled(ws, splits, fitted, models) -> dict[str, Any]:
     (leave-one-corpus-out on a single corpus): no results."""
     if not splits:
         return {}
-    windows = np.concatenate([fitted[s.name].test_windows for s in splits])
-    if len(windows) != len(ws) or len(np.unique(windows)) != len(ws):
-        raise AssertionError("the splits did not predict every window exactly once")
     results = {}
     for m in models:
-        proba = np.concatenate([fitted[s.name].proba[m] for s in splits])
+        windows, proba = _pooled_proba(ws, splits, fitted, m)
         result = _metrics(ws, windows, proba)
         per_split = [_metrics(ws, fitted[s.name].test_windows, fitted[s.name].proba[m]) for s in splits]
         result["per_fold_uar"] = {
@@ -633,6 +644,34 @@ def _pooled(ws, splits, fitted, models) -> dict[str, Any]:
             }
         results[m] = result
     return results
+
+
+def _pooled_proba(ws, splits, fitted, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of splits that test every window once, and the model's probabilities for them."""
+    windows = np.concatenate([fitted[s.name].test_windows for s in splits])
+    if len(windows) != len(ws) or len(np.unique(windows)) != len(ws):
+        raise AssertionError("the splits did not predict every window exactly once")
+    return windows, np.concatenate([fitted[s.name].proba[model] for s in splits])
+
+
+def _calibrations(ws, models, speaker_splits, corpus_splits, fitted) -> dict[str, dict[str, Any]]:
+    """Each model's temperature (tonecue.train.calibrate), fitted on the speaker-grouped
+    out-of-fold windows, as the device would score them; checked on the leave-one-corpus-out
+    windows it was not fitted on."""
+    from tonecue.train.calibrate import calibration_report, fit_temperature
+
+    out = {}
+    for m in models:
+        windows, proba = _pooled_proba(ws, speaker_splits, fitted, m)
+        labels = ws.labels[windows]
+        temperature = fit_temperature(proba, labels)
+        out[m] = {"temperature": round(temperature, 4),
+                  "fitted_on": "speaker-grouped out-of-fold windows",
+                  "speaker": calibration_report(proba, labels, temperature)}
+        if corpus_splits:
+            windows, proba = _pooled_proba(ws, corpus_splits, fitted, m)
+            out[m]["corpus"] = calibration_report(proba, ws.labels[windows], temperature)
+    return out
 
 
 def _protocol_results(ws, table, models, random_splits, speaker_splits, corpus_splits, fitted) -> dict[str, Any]:
@@ -661,6 +700,8 @@ def _protocol_results(ws, table, models, random_splits, speaker_splits, corpus_s
         "models": speaker_models,
     }
     protocols = {"speaker": speaker_result, "random": random_result}
+    for m, calibration in _calibrations(ws, models, speaker_splits, corpus_splits, fitted).items():
+        speaker_models[m]["calibration"] = calibration
     if not corpus_splits:  # one corpus: nothing to leave out
         return protocols
     protocols["corpus"] = {
@@ -770,6 +811,25 @@ def render_markdown(results: dict[str, Any]) -> str:
             if row.get("speaker_uar_clip_cold") is not None:
                 add(f"| {row['model']} | {_f(row['speaker_uar_clip_cold'])} | {_f(row['speaker_uar_clip'])} | "
                     f"{_f(row['speaker_uar_clip_full'])} |")
+    calibrated = {m: spk["models"][m].get("calibration") for m in models}
+    if any(calibrated.values()):
+        add("")
+        add("**Calibration** (window probabilities; `tonecue.train.calibrate`): the temperature that minimizes "
+            "the log-loss of the speaker-grouped out-of-fold windows, which the device applies; expected "
+            "calibration error (10 bins) and log-loss before → after, there and on the leave-one-corpus-out "
+            "windows it was not fitted on.")
+        add("")
+        add("| model | temperature | ECE, speaker-grouped | log-loss | ECE, leave-one-corpus-out | log-loss |")
+        add("|---|---|---|---|---|---|")
+        for m, c in calibrated.items():
+            if not c:
+                continue
+            cells = [f"{c['temperature']:.3f}"]
+            for protocol in ("speaker", "corpus"):
+                r = c.get(protocol)
+                cells += ([f"{r['ece']:.3f} → {r['ece_scaled']:.3f}", f"{r['log_loss']:.3f} → {r['log_loss_scaled']:.3f}"]
+                          if r else ["–", "–"])
+            add(f"| {m} | " + " | ".join(cells) + " |")
     best = max(results["summary"], key=lambda r: -1 if np.isnan(r["speaker_uar_clip"]) else r["speaker_uar_clip"])
     add("")
     add(f"Best by speaker-grouped clip-level UAR: **{registry.get(best['model']).title}** ({_f(best['speaker_uar_clip'])}). "

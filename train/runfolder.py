@@ -163,7 +163,7 @@ class RunFolder:
 
     config: the training configuration (CONFIG_KEYS), as run.json and results.json hold it.
     label_map, spec, gate, detector, hop_frames: the classes and the windows' settings, from config.
-    normalization: the speaker normalization the stats models were trained with (and its prior).
+    normalization: the speaker normalization its vector-input models were trained with (and its prior).
     bandwidth_hz: the audio bandwidth of the training data (None: the frontend's Nyquist).
     selected: names of the statistics featurewiz kept (None: no model read a selection).
     models: {name: file} of every fitted final model. results: results.json as written.
@@ -199,6 +199,17 @@ class RunFolder:
             return None
         position = {n: i for i, n in enumerate(self.spec.stats_feature_names())}
         return tuple(position[s] for s in self.selected)
+
+    @property
+    def normalized_kind(self) -> str | None:
+        """The vector input (stats or paraling) the run's normalization prior standardizes, or
+        None without normalization (a run normalizes one: `tonecue.train.run` checks)."""
+        if not self.normalization.enabled:
+            return None
+        from tonecue.edge.frontend import VECTOR_KINDS
+
+        read = [self.kind(m).input_kind for m in self.models]
+        return next((k for k in VECTOR_KINDS if k in read), None)
 
     def kind(self, name: str):
         """The registry record of the model `name`."""
@@ -241,8 +252,10 @@ class RunFolder:
         if model.n_classes != len(self.labels):
             raise RunFolderError(f"{where} has {model.n_classes} classes, the label map {len(self.labels)}")
         if kind.family == "classic":
-            if list(model.feature_names) != self.spec.stats_feature_names():
-                raise RunFolderError(f"{where} was fitted on a statistics vector other than the run's frontend's")
+            from tonecue.edge.frontend import frontend_for
+
+            if list(model.feature_names) != frontend_for(self.spec).feature_names(kind.input_kind):
+                raise RunFolderError(f"{where} was fitted on a {kind.input_kind} vector other than the run's frontend's")
             if kind.reads_selection and tuple(model.selected) != self.selected:
                 raise RunFolderError(f"{where} reads other statistics than run.json's selected_features")
             return
@@ -264,9 +277,11 @@ class RunFolder:
     def selected_for(self, name: str) -> tuple[int, ...] | None:
         """Indices into the statistics vector that the model reads (None: it reads a whole output)."""
         kind = self.kind(name)
+        if not kind.reads_selection:
+            return None
         if kind.family == "classic":
             return tuple(int(i) for i in self.load(name).indices)
-        return self.selected_indices if kind.reads_selection else None
+        return self.selected_indices
 
 
 def load_run(path: str | Path) -> RunFolder:

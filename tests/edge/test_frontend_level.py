@@ -48,3 +48,25 @@ def test_the_seed_timing_at_another_rate():
     assert abs(spec.window_seconds - FrontendSpec().window_seconds) < 0.01
     speech = load_audio(DEMO_CLIP, 16000)
     assert np.isfinite(featurize_clip(speech, spec, "stats")).all()
+
+
+def test_windows_of_a_chosen_length():
+    spec = FrontendSpec.at_rate(16000, window_seconds=2.0)
+    assert (spec.window_frames, spec.window_samples) == (87, 31992) and abs(spec.window_seconds - 2.0) < 0.01
+    assert FrontendSpec.at_rate(22050, window_seconds=FrontendSpec().window_seconds) == FrontendSpec()
+    for bad in (0, -1.0, True, "2"):
+        with pytest.raises(SpecError, match="window_seconds must be a positive number"):
+            FrontendSpec.at_rate(16000, window_seconds=bad)
+
+
+def test_the_paralinguistic_input_ignores_the_level_and_needs_10_khz():
+    spec = FrontendSpec.at_rate(16000, window_seconds=2.0, level_dbfs=-25.0)
+    speech = load_audio(DEMO_CLIP, 16000)[: spec.window_samples]
+    frontend = Frontend(spec)
+    assert frontend.output_shape("paraling") == (67,) == (len(frontend.feature_names("paraling")),)
+    np.testing.assert_allclose(frontend.features(0.1 * speech, "paraling"), frontend.features(speech, "paraling"),
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(SpecError, match="cannot make the paraling input: .*sample_rate must be >= 10000"):
+        Frontend(FrontendSpec(sample_rate=8000, n_fft=512, hop_length=128)).output_shape("paraling")
+    with pytest.raises(ValueError, match="only the vector inputs"):
+        frontend.feature_names("image")

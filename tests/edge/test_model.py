@@ -56,6 +56,72 @@ def test_image_model(tmp_path):
     assert model.probabilities(window).shape == (1, 4)
 
 
+def paraling_contract(**changes) -> ModelContract:
+    from tonecue.edge.normalize import NormalizationSettings
+
+    values = dict(spec=FrontendSpec.at_rate(16000, window_seconds=2.0), input_kind="paraling", selected_features=None,
+                  normalization=NormalizationSettings(kind="speaker", mean=(0.5,) * 67, std=(2.0,) * 67))
+    values.update(changes)
+    return contract(**values)
+
+
+def test_paraling_model_states_the_settings_behind_its_input(tmp_path):
+    c = paraling_contract()
+    assert c.input_shape == (67,)
+    metadata = c.to_metadata()
+    stated = json.loads(metadata["tonecue.paraling"])
+    assert stated["sample_rate"] == 16000 and stated["hop_ms"] == 11.625 and stated["context_seconds"] == c.spec.window_seconds
+    assert ModelContract.from_metadata(metadata) == c
+    model = EmotionModel(write_model(tmp_path / "m.onnx", 67, 4, metadata))
+    rng = np.random.default_rng(2)
+    stream = (0.1 * rng.standard_normal(3 * c.spec.window_samples)).astype(np.float32)
+    hop = c.hop_frames * c.spec.hop_length
+    windows = np.stack([stream[s : s + c.spec.window_samples] for s in (0, hop, 2 * hop)])
+    featurizer = model.featurizer()
+    streamed = np.stack([featurizer(w, s) for s, w in zip((0, hop, 2 * hop), windows)])
+    np.testing.assert_allclose(model.predict_proba(streamed), model.probabilities(windows), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("paraling", None, "trained on paralinguistic settings None"),
+        ("paraling", {"format_version": 1, "sample_rate": 16000, "hop_ms": 10.0}, "but this tonecue computes"),
+        ("normalization", {"format_version": 1, "kind": "speaker", "mean": [0.0] * 114, "std": [1.0] * 114},
+         "114 values for a 67-value paraling vector"),
+    ],
+)
+def test_paraling_contracts_it_cannot_honour(tmp_path, key, value, message):
+    metadata = paraling_contract().to_metadata()
+    metadata["tonecue." + key] = json.dumps(value)
+    with pytest.raises(ModelError, match=message):
+        EmotionModel(write_model(tmp_path / "m.onnx", 67, 4, metadata))
+
+
+def test_the_device_applies_the_contracts_temperature(tmp_path):
+    rng = np.random.default_rng(5)
+    windows = (0.1 * rng.standard_normal((6, FrontendSpec().window_samples))).astype(np.float32)
+    plain = EmotionModel(write_model(tmp_path / "a.onnx", 4, 4, contract().to_metadata()))
+    c = contract(temperature=2.0)
+    assert json.loads(c.to_metadata()["tonecue.calibration"]) == {"temperature": 2.0}
+    assert ModelContract.from_metadata(c.to_metadata()).temperature == 2.0
+    hot = EmotionModel(write_model(tmp_path / "b.onnx", 4, 4, c.to_metadata()))
+    p, q = plain.probabilities(windows), hot.probabilities(windows)
+    expected = np.sqrt(p) / np.sqrt(p).sum(axis=1, keepdims=True)  # log p / 2, renormalized
+    np.testing.assert_allclose(q, expected, rtol=1e-5)
+    assert np.array_equal(p.argmax(axis=1), q.argmax(axis=1))
+    # Models exported before calibration say nothing: temperature 1.
+    metadata = contract().to_metadata()
+    del metadata["tonecue.calibration"]
+    assert ModelContract.from_metadata(metadata).temperature == 1.0
+
+
+@pytest.mark.parametrize("value", [{"temperature": 0}, {"temperature": "2"}, {"temperature": True}, [2.0]])
+def test_a_temperature_it_cannot_use(tmp_path, value):
+    with pytest.raises(ModelError, match="calibration must give a temperature from 0.01 to 100"):
+        EmotionModel(write_model(tmp_path / "m.onnx", 4, 4, _metadata_with(calibration=value)))
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         EmotionModel(tmp_path / "nope.onnx")

@@ -78,10 +78,10 @@ def test_the_contract_carries_it_and_checks_its_size():
     c = ModelContract(spec, GateSettings(), ("a", "b"), "stats", normalization=good)
     assert ModelContract.from_metadata(c.to_metadata()).normalization == good
     small = ModelContract(spec, GateSettings(), ("a", "b"), "stats", normalization=settings(3))
-    with pytest.raises(ModelError, match="prior has 3 values for a 114-value statistics vector"):
+    with pytest.raises(ModelError, match="prior has 3 values for a 114-value stats vector"):
         ModelContract.from_metadata(small.to_metadata())
     image = ModelContract(spec, GateSettings(), ("a", "b"), "image", normalization=good)
-    with pytest.raises(ModelError, match="stats input only"):
+    with pytest.raises(ModelError, match=r"applies to the vector inputs \('stats', 'paraling'\), not 'image'"):
         ModelContract.from_metadata(image.to_metadata())
 
 

@@ -11,7 +11,7 @@ import pytest
 from helpers.runs import LABELS, SEED_MODELS
 from tonecue.edge.audio import load_audio
 from tonecue.edge.frontend import clip_windows
-from tonecue.edge.model import EmotionModel
+from tonecue.edge.model import EmotionModel, scale_temperature
 from tonecue.export.cli import main as export
 from tonecue.export.convert import source_proba
 from tonecue.train.runfolder import load_run
@@ -42,5 +42,9 @@ def test_a_real_run_exports_and_the_device_classifies_a_clip(real, tmp_path):
         p = model.probabilities(np.stack(windows))
         features = np.stack([model.frontend.features(w, c.input_kind) for w in windows])
         expected = source_proba(run.load(name), features, run.selected_for(name))
+        # Calibrated by the run's temperature (fitted on the speaker-grouped out-of-fold windows).
+        temperature = run.results["protocols"]["speaker"]["models"][name]["calibration"]["temperature"]
+        assert c.temperature == temperature
+        expected = scale_temperature(expected, temperature)
         np.testing.assert_allclose(p, expected, atol=1e-4)  # the device hears what training fitted
         assert model.labels[int(np.argmax(p.mean(axis=0)))] == LABELS[int(np.argmax(expected.mean(axis=0)))]

@@ -11,14 +11,17 @@ from tonecue.train.models import EpochBudget, ModelKind, ModelKindError, Quantiz
 NOT_QUANTIZED = Quantization("stays fp32")
 
 
-def test_the_seed_models():
-    assert models.names() == ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")
-    assert models.names("classic") == ("rf", "svm", "dt") and models.names("net") == ("cnn1d", "cnn2d", "crnn")
+def test_the_seed_models_and_the_paralinguistic_svm():
+    assert models.all_names() == ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")  # --models all
+    assert models.names() == ("rf", "svm", "dt", "svm-paraling", "cnn1d", "cnn2d", "crnn")
+    assert models.names("classic") == ("rf", "svm", "dt", "svm-paraling") and models.names("net") == ("cnn1d", "cnn2d", "crnn")
     assert {k.name: k.input_kind for k in models.kinds()} == {
-        "rf": "stats", "svm": "stats", "dt": "stats", "cnn1d": "stats", "cnn2d": "image", "crnn": "sequence"}
+        "rf": "stats", "svm": "stats", "dt": "stats", "svm-paraling": "paraling", "cnn1d": "stats", "cnn2d": "image",
+        "crnn": "sequence"}
     assert [k.name for k in models.kinds() if k.reads_selection] == ["rf", "svm", "dt", "cnn1d"]
     assert [k.name for k in models.kinds() if k.float32_thresholds] == ["rf", "dt"]
-    assert [k.name for k in models.kinds() if k.scale] == ["svm"]
+    assert [k.name for k in models.kinds() if k.scale] == ["svm", "svm-paraling"]
+    assert models.resolve("psvm") == "svm-paraling"
     assert {k.name: (k.budget.epochs, k.budget.patience) for k in models.kinds("net")} == {
         "cnn1d": (40, 8), "cnn2d": (20, None), "crnn": (20, 5)}
     assert models.get("crnn").quantization.dynamic_ops == ("LSTM",)
@@ -26,7 +29,7 @@ def test_the_seed_models():
 
 def test_one_name_and_the_aliases_people_type():
     assert models.resolve("tree") == "dt" and models.resolve(" CNN-BiLSTM ") == "crnn" and models.resolve("svm") == "svm"
-    with pytest.raises(ModelKindError, match="unknown model 'knn'; choose from rf, svm, dt"):
+    with pytest.raises(ModelKindError, match="unknown model 'knn'; choose from rf, svm, dt, svm-paraling"):
         models.resolve("knn")
     with pytest.raises(ModelKindError, match="unknown model kind 'tree'"):  # get takes the one name only
         models.get("tree")

@@ -1,0 +1,63 @@
+"""The paralinguistic model from corpus to device: `tonecue-train` fits `svm-paraling` on 2 s
+windows of real speech with speaker normalization, `tonecue-export` writes its ONNX file, and the
+device's runner hears a clip as training featurized it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers.runs import LABELS, train
+from tonecue.edge.audio import load_audio
+from tonecue.edge.frontend import StreamingFeaturizer, clip_windows, paraling_settings
+from tonecue.edge.model import EmotionModel, scale_temperature
+from tonecue.edge.normalize import cold_normalize
+from tonecue.export.cli import main as export
+from tonecue.export.convert import source_proba
+from tonecue.train.run import RunConfig, RunError, run_training
+from tonecue.train.runfolder import load_run
+
+
+@pytest.mark.data
+def test_a_paralinguistic_run_exports_and_the_device_hears_it_as_training_did(real, tmp_path):
+    trained = train(real.corpus, tmp_path / "run", "--models", "svm-paraling", "--sample-rate", "16000",
+                    "--window-seconds", "2", "--normalize", "speaker")
+    assert trained.code == 0, trained.err
+    run = load_run(trained.run)
+    assert run.spec.window_frames == 87 and run.normalized_kind == "paraling"
+    assert len(run.normalization.mean) == 67 and run.selected is None
+    results = json.loads((trained.run / "results.json").read_text())
+    assert set(results["protocols"]["speaker"]["models"]["svm-paraling"]["normalization"]) == {"cold", "full"}
+    # Online-matched, the final model too: every window once per speaker, once under the prior alone.
+    assert results["final"]["models"]["svm-paraling"]["fit_rows"] == 2 * results["data"]["windows"]
+
+    out = tmp_path / "export"
+    code = export([str(trained.run), "--out", str(out), "--data", str(real.corpus), "--workers", "1",
+                   "--cache", "none", "--latency-clips", "1", "--device-clips", "6", "-q"])
+    report = json.loads((out / "verification.json").read_text())
+    assert code == 0 and report["parity"]["svm-paraling"]["met"], report["parity"]
+
+    model = EmotionModel(out / "svm-paraling.fp32.onnx")
+    c = model.contract
+    assert (c.input_kind, c.labels, c.selected_features, c.input_shape) == ("paraling", LABELS, None, (67,))
+    assert c.normalization == run.normalization
+    metadata = model.session.get_modelmeta().custom_metadata_map
+    assert json.loads(metadata["tonecue.paraling"]) == paraling_settings(c.spec).to_dict()
+    clip = sorted(real.corpus.glob("Savee/*.flac"))[0]
+    starts, windows = clip_windows(load_audio(clip, c.spec.sample_rate), c.spec, c.hop_frames)
+    featurizer = StreamingFeaturizer(model.frontend, "paraling")
+    features = np.stack([featurizer(w, s) for s, w in zip(starts, windows)])
+    expected = source_proba(run.load("svm-paraling"), cold_normalize(features, c.normalization))
+    # Calibrated by the temperature the run fitted on its speaker-grouped out-of-fold windows.
+    calibration = results["protocols"]["speaker"]["models"]["svm-paraling"]["calibration"]
+    assert c.temperature == calibration["temperature"] > 0 and calibration["speaker"]["windows"] == results["data"]["windows"]
+    expected = scale_temperature(expected, c.temperature)
+    np.testing.assert_allclose(model.probabilities(np.stack(windows)), expected, atol=1e-4)
+
+
+def test_one_normalization_prior_per_run(tmp_path):
+    config = RunConfig(data=[tmp_path], models=("svm", "svm-paraling"), normalization="speaker", out=tmp_path / "r")
+    with pytest.raises(RunError, match="one prior per run, but these models read stats and paraling"):
+        run_training(config)
