@@ -239,6 +239,7 @@ LLD_NAMES = (
     "mfcc4",
 )
 _COL = {name: i for i, name in enumerate(LLD_NAMES)}
+_SLICE = 64  # frames or glottal cycles analysed at once
 _ENERGY_FLOOR = 1e-12  # mean square per sample (-120 dBFS): below it a frame is digital silence
 _SEMITONE_REF = 27.5  # Hz, as eGeMAPS's F0semitoneFrom27.5Hz
 
@@ -290,7 +291,8 @@ def _levinson(r: np.ndarray, order: int) -> np.ndarray:
     error = r[:, 0].copy()
     for i in range(1, order + 1):
         acc = r[:, i] + np.einsum("ij,ij->i", a[:, 1:i], r[:, i - 1 : 0 : -1])
-        k = -acc / error
+        with np.errstate(divide="ignore", invalid="ignore"):  # unsolvable rows: `_formants` drops them
+            k = -acc / error
         reversed_ = a[:, i - 1 : 0 : -1].copy()
         a[:, 1:i] += k[:, None] * reversed_
         a[:, i] = k
@@ -393,7 +395,11 @@ class ParalinguisticFrontend:
         """YIN's (period, aperiodicity, rho) of n frames centred at first_centre + i * hop."""
         s = self.settings
         frames = _regular_frames(x, first_centre - s.pitch_frame_length // 2, s.hop_length, n, s.pitch_frame_length)
-        return self._yin(frames)
+        # In slices of frames (and of cycles below): each frame's and each cycle's numbers are its
+        # own, and the FFT scratch of a whole 2 s window at once (7 MB) would set the device's
+        # peak memory.
+        parts = [self._yin(frames[i : i + _SLICE]) for i in range(0, len(frames), _SLICE)]
+        return tuple(np.concatenate(column) for column in zip(*parts))
 
     def _analyze(self, x: np.ndarray, first_centre: int, n: int, pitch: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
         """Descriptors of n frames centred at first_centre + i * hop of the float64 array x, which
@@ -573,7 +579,8 @@ class ParalinguisticFrontend:
         right = np.searchsorted(cand, cand + 0.6 * local, side="right")
         anchor = value >= _range_max(value, left, right)
         p, frame, local = cand[anchor], frame[anchor], local[anchor]
-        length = self._match_cycles(y, p, local)
+        length = np.concatenate([self._match_cycles(y, p[i : i + _SLICE], local[i : i + _SLICE])
+                                 for i in range(0, len(p), _SLICE)]) if len(p) else np.empty(0)
         amplitude = y[p]
         voiced = np.isfinite(period)
         run = np.cumsum(np.diff(voiced.astype(np.int8), prepend=0) == 1)  # voiced-run id per frame

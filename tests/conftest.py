@@ -20,10 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("TONECUE_DATA", REPO_ROOT.parent / "shared" / "data"))
 DEV_CORPUS = DATA_DIR / "ser-en-dev"
 RAW_SAMPLES = DATA_DIR / "raw-samples"
+NOISE_DIR = DATA_DIR / "noise" / "esc10"
+CREMA_D = DATA_DIR / "crema-d"
 
 
 def _data_missing_reason() -> str | None:
-    if DEV_CORPUS.is_dir() and RAW_SAMPLES.is_dir():
+    if all(folder.is_dir() for folder in (DEV_CORPUS, RAW_SAMPLES, NOISE_DIR, CREMA_D)):
         return None
     return f"real speech not found at {DATA_DIR} (set TONECUE_DATA to the shared data folder)"
 
@@ -48,6 +50,12 @@ def dev_corpus() -> Path:
 @pytest.fixture(scope="session")
 def raw_samples() -> Path:
     return RAW_SAMPLES
+
+
+@pytest.fixture(scope="session")
+def noise_dir() -> Path:
+    """ESC-10 (folds 1-3 for augmentation, fold 5 held out for the test conditions)."""
+    return NOISE_DIR
 
 
 @pytest.fixture(scope="session")

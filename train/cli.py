@@ -5,7 +5,8 @@
     tonecue-train --data DIR --quick          # a smoke run: tiny epochs, numbers mean nothing
     tonecue-train --data ../shared/data/ser-en-dev --data ../shared/data/crema-d \
         --exclude-speakers benchmarks/heldout.json --level-dbfs -25 --normalize speaker
-    tonecue-train ... --sample-rate 16000 --window-seconds 2 --models svm-paraling --normalize speaker
+    tonecue-train ... --sample-rate 16000 --window-seconds 2 --models svm-paraling --normalize speaker \
+        --noise ../shared/data/noise/esc10 --augment 1 --snr 20,10,5 --gain-guard
 
 Everything happens in `tonecue.train.run.run_training`; this module parses arguments, prints
 progress on stderr and turns an error into its message and the exit status of
@@ -61,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--normalize", choices=("none", "speaker"), default="none",
                         help="speaker: standardize the vector input (statistics or paralinguistic functionals) per speaker in training, online on the device "
                              "(default: none)")
+    parser.add_argument("--noise", type=Path, default=None, metavar="DIR",
+                        help="the ESC-10 folder (../shared/data/noise/esc10) that --augment and --snr mix in")
+    parser.add_argument("--augment", type=int, default=0, metavar="N",
+                        help="N augmented copies of every training clip: speed, pitch, rooms, ESC-10 folds 1-3 at "
+                             "5-20 dB, band-limits, gains that clip (tonecue.train.augment; default: 0)")
+    parser.add_argument("--snr", default="", metavar="DB,DB,...",
+                        help="also test every protocol with ESC-10 fold 5 (held out) mixed in at these SNRs, e.g. 20,10,5")
+    parser.add_argument("--gain-guard", action="store_true",
+                        help="also test every protocol with each clip 10-20 dB louder or quieter (clipped at full scale)")
     parser.add_argument("--no-detector", action="store_true",
                         help="choose voiced windows by the level gate alone, not the Silero speech detector")
     parser.add_argument("--models", default="all",
@@ -98,6 +108,19 @@ def read_speaker_list(path: Path) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
+def parse_snrs(text: str) -> tuple[float, ...]:
+    """"20,10,5" -> (20.0, 10.0, 5.0); "" -> ()."""
+    from tonecue.train.run import RunError
+
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise RunError(f"--snr takes numbers of dB separated by commas, e.g. 20,10,5; got {text!r}") from None
+    if any(not -20 <= v <= 60 for v in values):
+        raise RunError(f"--snr values must lie between -20 and 60 dB, got {text!r}")
+    return values
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -122,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             detector=LEVEL_ONLY if args.no_detector else DetectorSettings(),
             normalization=args.normalize,
             exclude_speakers=read_speaker_list(args.exclude_speakers) if args.exclude_speakers else (),
+            noise=args.noise,
+            augment=args.augment,
+            snr=parse_snrs(args.snr),
+            gain_guard=args.gain_guard,
             out=args.out,
             models=parse_models(args.models),
             folds=args.folds,

@@ -106,6 +106,10 @@ class RunConfig:
     detector: DetectorSettings = field(default_factory=DetectorSettings)  # Silero VAD picks the voiced windows
     normalization: str = "none"  # "speaker": the vector input standardized per speaker (tonecue.edge.normalize)
     exclude_speakers: tuple[str, ...] = ()  # speaker ids never trained on (e.g. benchmarks/heldout.json)
+    noise: Path | None = None  # the ESC-10 folder (../shared/data/noise/esc10): augmentation and test noise
+    augment: int = 0  # augmented copies of every training clip (tonecue.train.augment, ESC-10 folds 1-3)
+    snr: tuple[float, ...] = ()  # test conditions: ESC-10 fold 5 at these SNRs (tonecue.train.conditions)
+    gain_guard: bool = False  # test condition: a random gain of 10-20 dB up or down
     budget: Budget | None = None  # None: Budget(), or Budget.quick() with quick
     command: str | None = None  # recorded in the results
 
@@ -218,22 +222,28 @@ def _fit_split(
     clock: _Clock,
     label: str,
     normalization: str = "none",
+    copies: np.ndarray | None = None,
 ) -> _Fitted:
-    """Select features on the training windows, fit every model, predict the test windows."""
+    """Select features on the training windows, fit every model, predict the test windows.
+
+    copies: which rows of `ws` are augmented copies (`_with_copies`): they train and fit, never
+    validate or test."""
     from tonecue.train.classic import fit_classic, select_features
-    from tonecue.train.nets import fit_net, make_net, predict_proba
+    from tonecue.train.nets import fit_net, make_net
 
     kinds = {m: registry.get(m) for m in models}
 
     out = _Fitted(name)
     k = len(ws.classes)
+    clean = np.ones(len(ws), dtype=bool) if copies is None else ~copies
     train_w = np.flatnonzero(np.isin(ws.clip_ids, train_clips))
     fit_w = np.flatnonzero(np.isin(ws.clip_ids, fit_clips))
-    val_w = np.flatnonzero(np.isin(ws.clip_ids, val_clips))
-    test_w = None if test_clips is None else np.flatnonzero(np.isin(ws.clip_ids, test_clips))
+    val_w = np.flatnonzero(np.isin(ws.clip_ids, val_clips) & clean)
+    test_w = None if test_clips is None else np.flatnonzero(np.isin(ws.clip_ids, test_clips) & clean)
     out.test_windows = test_w
     out.info = {"train_windows": int(len(train_w)), "fit_windows": int(len(fit_w)), "val_windows": int(len(val_w)),
-                "test_windows": None if test_w is None else int(len(test_w)), "models": {}}
+                "test_windows": None if test_w is None else int(len(test_w)),
+                "augmented_train_windows": int(np.count_nonzero(~clean[train_w])), "models": {}}
     labels = ws.labels
     frontend = frontend_for(ws.spec)
     # The vector inputs (stats, paraling) the models read, raw or speaker-normalized; one of them
@@ -271,9 +281,6 @@ def _fit_split(
                                      seed=seed, n_classes=k, **({"n_jobs": threads} if kind.n_jobs else {}))
                 detail = f"{len(X_fit)} windows"
                 info: dict[str, Any] = {"fit_rows": int(len(X_fit))}
-                if test_w is not None:
-                    out.proba[model] = fitted.predict_proba(X[test_w])
-                    out.variants[model] = {v: fitted.predict_proba(x) for v, x in variants.items()}
             else:
                 X = vectors.get(kind.input_kind, ws.features[kind.input_kind])
                 columns = None
@@ -293,12 +300,11 @@ def _fit_split(
                         "device": history.device}
                 detail = (f"{len(history.epochs)} epochs (best {history.best_epoch}, val UAR "
                           f"{best.val_uar:.3f}) on {history.device}")
-                if test_w is not None:
-                    out.proba[model] = predict_proba(fitted, X[test_w], device=None)
-                    out.variants[model] = {
-                        v: predict_proba(fitted, x if columns is None else x[:, columns], device=None)
-                        for v, x in variants.items()
-                    }
+            if test_w is not None:
+                whole = vectors.get(kind.input_kind, ws.features[kind.input_kind])
+                names = frontend.feature_names("stats") if kind.reads_selection else ()
+                out.proba[model] = predict(kind, fitted, whole[test_w], selected, names)
+                out.variants[model] = {v: predict(kind, fitted, x, selected, names) for v, x in variants.items()}
             out.models[model] = fitted
         info["seconds"] = round(t["seconds"], 2)
         out.info["models"][model] = info
@@ -319,7 +325,6 @@ def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndar
     Returns (the split's statistics, {variant: test statistics}, the training windows normalized by
     the prior, the prior as settings).
     """
-    spec = ws.spec
     mean, std = speaker_statistics(stats[train_w], ws.speakers[train_w])
     prior = NormalizationSettings(kind="speaker", mean=tuple(mean), std=tuple(std))
     out = np.array(stats, dtype=np.float32, copy=True)
@@ -327,24 +332,43 @@ def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndar
     variants: dict[str, np.ndarray] = {}
     cold_train = ((stats[train_w] - mean) / np.maximum(std, 1e-6)).astype(np.float32)
     if test_w is not None and len(test_w):
-        hop_seconds = ws.hop_frames * spec.hop_length / spec.sample_rate
-        rng = np.random.default_rng(seed)
-        online = np.empty((len(test_w), stats.shape[1]), dtype=np.float32)
-        position = {w: i for i, w in enumerate(test_w)}
-        for speaker in np.unique(ws.speakers[test_w]):
-            rows = test_w[ws.speakers[test_w] == speaker]
-            clips = np.unique(ws.clip_ids[rows])
-            normalizer, heard = SpeakerNormalizer(prior, hop_seconds), 0
-            for clip in rng.permutation(clips):
-                for w in rows[ws.clip_ids[rows] == clip]:
-                    online[position[w]] = normalizer(stats[w], heard * hop_seconds)
-                    heard += 1
-        out[test_w] = online
+        out[test_w] = online_normalized(ws, stats, test_w, prior, seed)
         variants = {
             "cold": ((stats[test_w] - mean) / np.maximum(std, 1e-6)).astype(np.float32),
             "full": normalize_per_speaker(stats[test_w], ws.speakers[test_w]),
         }
     return out, variants, cold_train, prior
+
+
+def online_normalized(ws, X: np.ndarray, rows: np.ndarray, prior: NormalizationSettings, seed: int) -> np.ndarray:
+    """The rows of X as the device normalizes them (`SpeakerNormalizer`, starting from `prior`):
+    each speaker's clips heard one after another in a seeded random order (a conversation does not
+    come sorted by emotion), its windows in stream order."""
+    spec = ws.spec
+    hop_seconds = ws.hop_frames * spec.hop_length / spec.sample_rate
+    rng = np.random.default_rng(seed)
+    online = np.empty((len(rows), X.shape[1]), dtype=np.float32)
+    position = {w: i for i, w in enumerate(rows)}
+    for speaker in np.unique(ws.speakers[rows]):
+        mine = rows[ws.speakers[rows] == speaker]
+        normalizer, heard = SpeakerNormalizer(prior, hop_seconds), 0
+        for clip in rng.permutation(np.unique(ws.clip_ids[mine])):
+            for w in mine[ws.clip_ids[mine] == clip]:
+                online[position[w]] = normalizer(X[w], heard * hop_seconds)
+                heard += 1
+    return online
+
+
+def predict(kind, fitted: Any, X: np.ndarray, selected: Sequence[str] | None, names: Sequence[str]) -> np.ndarray:
+    """A fitted model's probabilities for rows of its whole input (a classic model picks its own
+    columns; a net that reads the selection gets the selected columns)."""
+    if kind.family == "classic":
+        return fitted.predict_proba(X)
+    from tonecue.train.nets import predict_proba
+
+    if kind.reads_selection:
+        X = X[:, np.array([list(names).index(s) for s in selected], dtype=np.int64)]
+    return predict_proba(fitted, X, device=None)
 
 
 def _bandwidth_hz(index) -> float | None:
@@ -413,7 +437,8 @@ def _metrics(ws, windows: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
 
 
 def _training_config(config: RunConfig, models: Sequence[str], budget: Budget, index, ws,
-                     excluded: Sequence[str], prior: NormalizationSettings | None, bandwidth: float | None) -> dict[str, Any]:
+                     excluded: Sequence[str], prior: NormalizationSettings | None, bandwidth: float | None,
+                     augmentation: dict[str, Any] | None, conditions: dict[str, Any]) -> dict[str, Any]:
     """The full training configuration (`tonecue.train.runfolder.CONFIG_KEYS`), recorded in
     run.json and results.json alike: what the run was told, and every hyperparameter it used."""
     return {
@@ -432,6 +457,8 @@ def _training_config(config: RunConfig, models: Sequence[str], budget: Budget, i
         "exclude_speakers": list(excluded),
         "normalization": (prior or NormalizationSettings()).to_dict(),
         "bandwidth_hz": bandwidth,
+        "augmentation": augmentation,
+        "conditions": conditions,
         "budget": budget.as_dict(),
         "featurewiz_corr_limit": config.featurewiz_corr_limit,
         "hyperparameters": {m: registry.get(m).hyperparameters(config.seed) for m in models},
@@ -457,6 +484,10 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         raise RunError(f"--workers must be at least 1, got {config.workers}")
     if config.normalization not in ("none", "speaker"):
         raise RunError(f"normalization must be 'none' or 'speaker', got {config.normalization!r}")
+    if isinstance(config.augment, bool) or not isinstance(config.augment, int) or config.augment < 0:
+        raise RunError(f"--augment must be a whole number of copies, got {config.augment!r}")
+    if (config.augment or config.snr) and config.noise is None:
+        raise RunError("--augment and --snr mix in ESC-10 noise: give its folder with --noise")
     input_kinds = tuple(k for k in KINDS if k in {registry.get(m).input_kind for m in models})
     vector_kinds = [k for k in input_kinds if k in VECTOR_KINDS]
     if config.normalization == "speaker" and len(vector_kinds) > 1:
@@ -492,6 +523,25 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         clock.log(f"windows: {len(ws)} kept of {report['windows_total']} cut from {report['clips_read']} clips "
                   f"(cache hits {report['cache']['hits']}, misses {report['cache']['misses']}; "
                   f"{len(report['clips_skipped'])} clips skipped)")
+
+        def windows_of(transform, variant: int = 0):
+            return extract_windows(index, spec=config.spec, kinds=input_kinds, detector=config.detector,
+                                   cache_dir=config.cache, workers=config.workers, progress=log is not None,
+                                   transform=transform, variant=variant)
+
+        augmentation, train_ws, copies = None, ws, None
+        if config.augment:
+            from tonecue.train.augment import Augmenter
+            from tonecue.train.noise import TRAIN_FOLDS, NoiseBank
+            from tonecue.train.windows import with_copies
+
+            augmenter = Augmenter(NoiseBank(config.noise, TRAIN_FOLDS))
+            augmentation = {"copies": config.augment, "transform": augmenter.describe()}
+            with clock.stage("augmented windows"):
+                made = [windows_of(augmenter, v) for v in range(1, config.augment + 1)]
+            train_ws, copies = with_copies(ws, made)
+            clock.log(f"augmented: {config.augment} cop{'y' if config.augment == 1 else 'ies'} of every clip "
+                      f"({augmenter.summary()}): {int(copies.sum())} more training windows")
         for skipped in report["clips_skipped"]:
             clock.log(f"  skipped {skipped['path']}: {skipped['reason']}")
         per_class = np.bincount(ws.clip_labels, minlength=len(ws.classes))
@@ -526,11 +576,26 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             clock.log(f"{label}: train {len(split.train)} clips (fit {len(split.fit)}, val {len(split.val)} "
                       f"by {split.val_by}), test {len(split.test)} clips")
             with clock.stage(f"protocol:{protocol}"):
-                fitted[split.name] = _fit_split(ws, split.name, split.train, split.fit, split.val, split.test,
+                fitted[split.name] = _fit_split(train_ws, split.name, split.train, split.fit, split.val, split.test,
                                                 models, budget, config.featurewiz_corr_limit, config.seed, threads,
-                                                clock, label, config.normalization)
+                                                clock, label, config.normalization, copies)
 
         protocols = _protocol_results(ws, table, models, random_splits, speaker_splits, corpus_splits, fitted)
+
+        # -- test conditions: the same models through noise and gains ---------------------------
+        from tonecue.train.conditions import conditions, evaluate_condition
+
+        normalized = next((k for k in input_kinds if k in VECTOR_KINDS), None) if config.normalization == "speaker" else None
+        transforms = conditions(config.noise, config.snr, config.gain_guard)
+        for name, transform in transforms.items():
+            with clock.stage(f"condition:{name}"):
+                heard = windows_of(transform)
+                for protocol, splits in (("speaker", speaker_splits), ("corpus", corpus_splits)):
+                    if protocol in protocols:
+                        protocols[protocol].setdefault("conditions", {})[name] = evaluate_condition(
+                            ws, heard, splits, fitted, models, normalized, config.seed)
+            summary = ", ".join(f"{m} {protocols['speaker']['conditions'][name][m]['online']['clip_uar']:.3f}" for m in models)
+            clock.log(f"condition {name} ({len(heard)} windows): speaker-grouped clip UAR {summary}")
 
         # -- final fit --------------------------------------------------------------------------
         all_clips = np.arange(len(ws.clips))
@@ -538,12 +603,13 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         final_split = ev.Split("final", all_clips, np.zeros(0, np.int64), fit_clips, val_clips, "speaker")
         clock.log(f"final fit: {len(all_clips)} clips (nets: fit {len(fit_clips)}, val {len(val_clips)} by speaker)")
         with clock.stage("final fit"):
-            final = _fit_split(ws, "final", all_clips, fit_clips, val_clips, None, models, budget,
+            final = _fit_split(train_ws, "final", all_clips, fit_clips, val_clips, None, models, budget,
                                config.featurewiz_corr_limit, config.seed, threads, clock, "final",
-                               config.normalization)
+                               config.normalization, copies)
 
         # -- the run folder ---------------------------------------------------------------------
-        training = _training_config(config, models, budget, index, ws, excluded, final.prior, bandwidth)
+        training = _training_config(config, models, budget, index, ws, excluded, final.prior, bandwidth,
+                                    augmentation, {name: t.describe() for name, t in transforms.items()})
         with clock.stage("write"):
             out = _check_out(out)  # still new or empty?
             files = runfolder.write_run(out, created=created, config=training, selected=final.selected,
@@ -565,7 +631,7 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             "created": created,
             "command": config.command,
             "quick": config.quick,
-            "data": _data_summary(index, ws, table),
+            "data": {**_data_summary(index, ws, table), "augmented_windows": 0 if copies is None else int(copies.sum())},
             "classes": list(ws.classes),
             "config": training,
             "hardware": _hardware(),
@@ -755,6 +821,39 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _conditions_table(results: dict[str, Any], add: Callable[[str], None]) -> None:
+    """The test conditions (tonecue.train.conditions) beside the clean figures, clip UAR."""
+    names = list(results["config"]["conditions"])
+    if not names:
+        return
+    add("")
+    add("**Test conditions** (clip UAR; `tonecue.train.conditions`): each protocol's models on their own test "
+        "clips with ESC-10 fold 5 (held out from training and augmentation) mixed in at an SNR, or with a random "
+        "gain of 10-20 dB up or down, clipped at full scale. Under speaker normalization: online / cold.")
+    add("")
+    add("| model | protocol | clean | " + " | ".join(names) + " |")
+    add("|---|---|---|" + "---|" * len(names))
+    for protocol in ("speaker", "corpus"):
+        entry = results["protocols"].get(protocol)
+        if not entry or "conditions" not in entry:
+            continue
+        # Leave one corpus out: the mean over the left-out corpora, as its headline figure.
+        def uar(per_corpus: dict[str, float], pooled: float) -> float:
+            return float(np.mean(list(per_corpus.values()))) if protocol == "corpus" else pooled
+
+        for m in results["config"]["models"]:
+            clean = entry["models"][m]
+            cold = clean.get("normalization", {}).get("cold")
+            cells = [_f(uar({c: v["uar"] for c, v in clean["clip"]["per_corpus"].items()}, clean["clip"]["overall"]["uar"]))]
+            if cold:
+                cells[0] += " / " + _f(uar({c: v["uar"] for c, v in cold["clip"]["per_corpus"].items()}, cold["clip"]["overall"]["uar"]))
+            for name in names:
+                c = entry["conditions"][name][m]
+                cells.append(" / ".join(_f(uar(c[v]["per_corpus_clip_uar"], c[v]["clip_uar"])) for v in ("online", "cold") if v in c))
+            title = "speaker-grouped" if protocol == "speaker" else "leave one corpus out (mean)"
+            add(f"| {m} | {title} | " + " | ".join(cells) + " |")
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     """results.md: data, both protocols, every model, per corpus, hardware and wall time."""
     from tonecue.edge.spec import FrontendSpec
@@ -830,6 +929,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                 cells += ([f"{r['ece']:.3f} → {r['ece_scaled']:.3f}", f"{r['log_loss']:.3f} → {r['log_loss_scaled']:.3f}"]
                           if r else ["–", "–"])
             add(f"| {m} | " + " | ".join(cells) + " |")
+    _conditions_table(results, add)
     best = max(results["summary"], key=lambda r: -1 if np.isnan(r["speaker_uar_clip"]) else r["speaker_uar_clip"])
     add("")
     add(f"Best by speaker-grouped clip-level UAR: **{registry.get(best['model']).title}** ({_f(best['speaker_uar_clip'])}). "

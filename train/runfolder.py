@@ -16,7 +16,8 @@ run.json, format 2:
                         frontend spec, the hop between windows, the level gate and the speech
                         detector that chose the voiced windows, the speakers left out, the
                         speaker normalization (with its prior), the audio bandwidth of the
-                        training data, the budget, featurewiz's correlation limit and every
+                        training data, the augmented copies (their recipe and noise files), the
+                        test conditions, the budget, featurewiz's correlation limit and every
                         model's hyperparameters
     selected_features   names of the statistics featurewiz kept on all clips (null: no model
                         read a selection)
@@ -55,7 +56,7 @@ __all__ = [
     "write_run",
 ]
 
-FORMAT_VERSION = 2  # 2: exclude_speakers, normalization and bandwidth_hz in the config
+FORMAT_VERSION = 3  # 2: exclude_speakers, normalization, bandwidth_hz; 3: augmentation, conditions
 MANIFEST = "run.json"
 RESULTS = "results.json"
 MODELS = "models"
@@ -64,7 +65,7 @@ MANIFEST_KEYS = ("format_version", "created", "config", "selected_features", "mo
 CONFIG_KEYS = (
     "data", "models", "seed", "folds", "test_size", "val_fraction", "quick",
     "label_map", "frontend", "hop_frames", "gate", "detector", "exclude_speakers", "normalization",
-    "bandwidth_hz", "budget", "featurewiz_corr_limit", "hyperparameters",
+    "bandwidth_hz", "augmentation", "conditions", "budget", "featurewiz_corr_limit", "hyperparameters",
 )
 _SUFFIX = {"classic": ".joblib", "net": ".pt"}
 

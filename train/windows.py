@@ -60,6 +60,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tonecue.edge.audio import AudioError, load_audio
+from tonecue.edge.errors import TonecueError
 from tonecue.edge.frontend import KINDS, StreamingFeaturizer, clip_windows, frontend_for
 from tonecue.edge.spec import DEFAULT_HOP_FRAMES, FrontendSpec
 from tonecue.edge.speech import (
@@ -186,6 +187,35 @@ class WindowSet:
         )
 
 
+def with_copies(ws: WindowSet, copies: Sequence[WindowSet]) -> tuple[WindowSet, np.ndarray]:
+    """`ws` followed by the windows of transformed copies of its clips (`extract_windows(...,
+    transform=..., variant=v)`), and a mask of the copies' rows.
+
+    A copy's windows take the clip id of their clip in `ws` (a clip missing from `ws` drops its
+    copy) and a speaker of their own, "<speaker>#<v>": speaker normalization standardizes a copy
+    (another room, noise, channel) by its own statistics, as the device adapts to a condition.
+    """
+    parts, masks = [ws], [np.zeros(len(ws), dtype=bool)]
+    where = {os.fspath(clip.path): i for i, clip in enumerate(ws.clips)}
+    for v, copy_ws in enumerate(copies, start=1):
+        if tuple(copy_ws.classes) != tuple(ws.classes) or set(copy_ws.features) != set(ws.features):
+            raise ValueError("a copy must have the clean windows' classes and input kinds")
+        ids = np.array([where.get(os.fspath(clip.path), -1) for clip in copy_ws.clips], dtype=np.int64)
+        keep = ids[copy_ws.clip_ids] >= 0
+        part = copy_ws.subset(keep)
+        part.clip_ids = np.array([where[os.fspath(clip.path)] for clip in part.clips], dtype=np.int64)[part.clip_ids]
+        part.speakers = np.char.add(part.speakers.astype(str), f"#{v}")
+        parts.append(part)
+        masks.append(np.ones(len(part), dtype=bool))
+    joined = dataclasses.replace(
+        ws,
+        features={k: np.concatenate([p.features[k] for p in parts]) for k in ws.features},
+        **{name: np.concatenate([getattr(p, name) for p in parts])
+           for name in ("labels", "clip_ids", "speakers", "corpora", "starts", "levels_db", "voiced")},
+    )
+    return joined, np.concatenate(masks)
+
+
 # --------------------------------------------------------------------------------------------
 # One clip (runs in a worker)
 # --------------------------------------------------------------------------------------------
@@ -201,6 +231,14 @@ class _Job:
     code: str
     detector: DetectorSettings = LEVEL_ONLY
     detector_file: str | None = None
+    transform: Any = None  # a clip transform (tonecue.train.noise / augment), or None
+    variant: int = 0  # which of several transformed copies of a clip
+
+
+def _transform_seed(content_sha256: str, variant: int) -> int:
+    """A clip's own seed for a transform: from its content and the copy's number, so a copy is the
+    same in every run and in every worker, and a renamed file gets the same copy."""
+    return int(hashlib.sha256(f"{content_sha256}:{variant}".encode()).hexdigest()[:15], 16)
 
 
 def _cache_key(job: _Job, content_sha256: str) -> str:
@@ -214,6 +252,8 @@ def _cache_key(job: _Job, content_sha256: str) -> str:
         "kinds": sorted(job.kinds),
         "code": job.code,
     }
+    if job.transform is not None:
+        material["transform"] = {"settings": job.transform.describe(), "variant": job.variant}
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
@@ -319,6 +359,12 @@ def _process_clip(path: str, job: _Job) -> dict[str, Any]:
     except AudioError as err:
         return {"ok": False, "reason": err.reason}
     try:
+        if job.transform is not None:
+            try:
+                signal = job.transform(signal, job.spec.sample_rate, _transform_seed(content, job.variant))
+            except TonecueError as err:  # e.g. a silent clip that noise cannot be mixed against
+                return {"ok": False, "reason": f"cannot transform it: {err}"}
+            signal = np.asarray(signal, dtype=np.dtype(job.spec.dtype))
         data = _featurize(signal, job)
     except Exception as err:  # a bug, not a bad file: say which clip
         raise RuntimeError(f"featurizing {path} failed: {type(err).__name__}: {err}") from err
@@ -388,9 +434,16 @@ def extract_windows(
     cache_dir: str | os.PathLike | None | Literal[False] = None,
     workers: int | None = None,
     progress: bool = True,
+    transform: Any = None,
+    variant: int = 0,
 ) -> WindowSet:
     """Cut every clip of `index` (a `tonecue.train.corpus.CorpusIndex`) into voiced windows and
     compute the model inputs of `kinds` (see the module docstring for every step and rule).
+
+    transform: a clip transform applied to every clip's samples before they are cut, e.g.
+    `tonecue.train.augment.Augmenter` (training copies) or `tonecue.train.noise.NoiseMix` (a test
+    condition): called as transform(signal, sample_rate, seed) with a seed from the clip's content
+    and `variant` (the copy's number), and its `describe()` goes into the cache key.
 
     spec: the frontend settings (the seed's by default). hop_frames: frames between window starts
     (22, about 0.51 s). gate: the voice gate's settings. detector: the speech detector's
@@ -427,8 +480,12 @@ def extract_windows(
     if not isinstance(detector, DetectorSettings):
         raise TypeError(f"detector must be DetectorSettings, got {type(detector).__name__}")
     detector, detector_file = training_detector(detector)
+    if transform is not None and not (callable(transform) and callable(getattr(transform, "describe", None))):
+        raise TypeError(f"transform must be callable with a describe() method, got {type(transform).__name__}")
+    if isinstance(variant, bool) or not isinstance(variant, (int, np.integer)) or variant < 0:
+        raise ValueError(f"variant must be a non-negative integer, got {variant!r}")
     job = _Job(spec, kinds, hop_frames, gate, None if cache_path is None else str(cache_path), _code_fingerprint(),
-               detector, detector_file)
+               detector, detector_file, transform, int(variant))
     paths = [os.fspath(clip.path) for clip in clips]
     results: list[dict[str, Any] | None] = [None] * len(clips)
     workers = int(min(workers, max(len(clips), 1)))

@@ -21,17 +21,29 @@ from tonecue.train.runfolder import load_run
 
 
 @pytest.mark.data
-def test_a_paralinguistic_run_exports_and_the_device_hears_it_as_training_did(real, tmp_path):
+def test_a_paralinguistic_run_exports_and_the_device_hears_it_as_training_did(real, tmp_path, noise_dir):
     trained = train(real.corpus, tmp_path / "run", "--models", "svm-paraling", "--sample-rate", "16000",
-                    "--window-seconds", "2", "--normalize", "speaker")
+                    "--window-seconds", "2", "--normalize", "speaker", "--noise", str(noise_dir), "--augment", "1",
+                    "--snr", "10", "--gain-guard")
     assert trained.code == 0, trained.err
     run = load_run(trained.run)
     assert run.spec.window_frames == 87 and run.normalized_kind == "paraling"
     assert len(run.normalization.mean) == 67 and run.selected is None
     results = json.loads((trained.run / "results.json").read_text())
     assert set(results["protocols"]["speaker"]["models"]["svm-paraling"]["normalization"]) == {"cold", "full"}
-    # Online-matched, the final model too: every window once per speaker, once under the prior alone.
-    assert results["final"]["models"]["svm-paraling"]["fit_rows"] == 2 * results["data"]["windows"]
+    # Online-matched, the final model too: every window (and every augmented copy's) once per
+    # speaker, once under the prior alone.
+    augmented = results["data"]["augmented_windows"]
+    assert augmented > 0.5 * results["data"]["windows"]
+    assert results["final"]["models"]["svm-paraling"]["fit_rows"] == 2 * (results["data"]["windows"] + augmented)
+    assert run.config["augmentation"]["copies"] == 1 and run.config["augmentation"]["transform"]["noise"]
+    # The test conditions, through the same fold models, for both protocols.
+    assert sorted(run.config["conditions"]) == ["gain", "snr-10"]
+    for protocol in ("speaker", "corpus"):
+        for name in ("gain", "snr-10"):
+            entry = results["protocols"][protocol]["conditions"][name]["svm-paraling"]
+            assert set(entry) == {"online", "cold"} and 0 <= entry["online"]["clip_uar"] <= 1
+    assert "| svm-paraling | speaker-grouped |" in (trained.run / "results.md").read_text()
 
     out = tmp_path / "export"
     code = export([str(trained.run), "--out", str(out), "--data", str(real.corpus), "--workers", "1",

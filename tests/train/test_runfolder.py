@@ -16,7 +16,7 @@ from tonecue.train.runfolder import CONFIG_KEYS, FORMAT_VERSION, RunFolderError,
 def test_what_the_trainer_writes(synthetic):
     manifest = json.loads((synthetic.run / "run.json").read_text())
     results = json.loads((synthetic.run / "results.json").read_text())
-    assert manifest["format_version"] == FORMAT_VERSION == 2
+    assert manifest["format_version"] == FORMAT_VERSION == 3
     config = manifest["config"]
     assert tuple(config) == CONFIG_KEYS and config == results["config"]
     assert config["models"] == list(SEED_MODELS) and list(manifest["models"]) == list(SEED_MODELS)
@@ -26,6 +26,7 @@ def test_what_the_trainer_writes(synthetic):
     assert config["detector"] == LEVEL_ONLY.to_dict()  # --no-detector: synthetic tones are no speech
     assert config["exclude_speakers"] == [] and config["normalization"]["kind"] == "none"
     assert config["bandwidth_hz"] == 11025
+    assert config["augmentation"] is None and config["conditions"] == {}
     assert config["budget"]["featurewiz_rows"] == 400 and config["featurewiz_corr_limit"] == 0.7
     assert config["budget"]["epochs"] == {"cnn1d": 2, "cnn2d": 2, "crnn": 1}
     hyper = config["hyperparameters"]
@@ -64,7 +65,7 @@ def _rename_dt(data):
         (lambda d: (d / "run.json").unlink(), "run.json is missing"),
         (lambda d: (d / "results.json").unlink(), "results.json is missing"),
         (lambda d: (d / "run.json").write_text("{not json"), "run.json: cannot read it"),
-        (lambda d: _edit(d, lambda m: m.update(format_version=1)), "run folder format 1, but this tonecue reads format 2"),
+        (lambda d: _edit(d, lambda m: m.update(format_version=1)), "run folder format 1, but this tonecue reads format 3"),
         (lambda d: _edit(d, lambda m: m.pop("format_version")), "run folder format None"),
         (lambda d: _edit(d, lambda m: m.update(labels=list(LABELS))), "run.json has unknown labels"),
         (lambda d: _edit(d, lambda m: m["config"].pop("hop_frames")), "config lacks hop_frames"),  # no 22 fallback

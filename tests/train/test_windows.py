@@ -409,3 +409,69 @@ def test_progress_bar_on_stderr_only_when_asked(generated, capfd):
     extract(generated, progress=True)
     captured = capfd.readouterr()
     assert "windows" in captured.err and captured.out == ""
+
+
+# --------------------------------------------------------------------------- transformed copies
+
+
+class Louder:
+    """A clip transform for the tests: a fixed gain, and a seed-dependent one when asked."""
+
+    def __init__(self, gain: float = 2.0, by_seed: bool = False, fail_on: str | None = None):
+        self.gain, self.by_seed, self.fail_on = gain, by_seed, fail_on
+
+    def __call__(self, signal, sample_rate, seed):
+        if self.fail_on is not None and np.allclose(signal, 0):
+            from tonecue.train.noise import NoiseError
+
+            raise NoiseError("silent clip")
+        gain = self.gain * (1 + (seed % 7) / 10 if self.by_seed else 1)
+        return np.clip(signal * gain, -1, 1)
+
+    def describe(self):
+        return {"gain": self.gain, "by_seed": self.by_seed}
+
+
+def test_a_transform_changes_the_audio_before_it_is_cut_and_keys_the_cache(generated, tmp_path):
+    cache = tmp_path / "cache"
+    clean = extract(generated, cache_dir=cache)
+    louder = extract(generated, cache_dir=cache, transform=Louder(0.5))
+    assert louder.report["cache"]["misses"] == len(GENERATED)  # not the clean windows' entries
+    # Half the amplitude: the same windows, each 6 dB quieter.
+    assert np.array_equal(louder.starts, clean.starts)
+    sound = clean.levels_db > -150  # digital silence stays at the floor
+    np.testing.assert_allclose(louder.levels_db[sound], clean.levels_db[sound] - 20 * np.log10(2), atol=0.05)
+    again = extract(generated, cache_dir=cache, transform=Louder(0.5))
+    assert again.report["cache"]["hits"] == len(GENERATED)
+    assert extract(generated, cache_dir=cache, transform=Louder(0.5), variant=1).report["cache"]["misses"] == len(GENERATED)
+    # The seed comes from the clip's content and the copy's number: the same in every run.
+    a = extract(generated, transform=Louder(0.5, by_seed=True), variant=1)
+    b = extract(generated, transform=Louder(0.5, by_seed=True), variant=2)
+    assert_same(a, extract(generated, transform=Louder(0.5, by_seed=True), variant=1))
+    assert not np.allclose(a.levels_db, b.levels_db)
+
+
+def test_a_clip_the_transform_refuses_is_skipped_with_the_reason(generated):
+    ws = extract(generated, transform=Louder(fail_on="silence"))
+    assert [s["path"] for s in ws.report["clips_skipped"]] == ["Savee/DC_n01.wav"]
+    assert "cannot transform it: silent clip" in ws.report["clips_skipped"][0]["reason"]
+    with pytest.raises(TypeError, match="describe"):
+        extract(generated, transform=lambda s, r, seed: s)
+    with pytest.raises(ValueError, match="variant must be a non-negative integer"):
+        extract(generated, transform=Louder(), variant=-1)
+
+
+def test_copies_join_the_clean_windows_under_their_clip_and_a_speaker_of_their_own(generated):
+    from tonecue.train.windows import with_copies
+
+    clean = extract(generated)
+    copy = extract(generated, transform=Louder(fail_on="silence"))  # one clip fewer
+    joined, is_copy = with_copies(clean, [copy])
+    assert len(joined) == len(clean) + len(copy) and is_copy.sum() == len(copy)
+    assert joined.clips == clean.clips
+    for w in np.flatnonzero(is_copy):
+        assert joined.clips[joined.clip_ids[w]].path.name in {c.path.name for c in copy.clips}
+    assert set(joined.speakers[is_copy]) == {f"{s}#1" for s in copy.speakers}
+    assert np.array_equal(joined.labels[~is_copy], clean.labels)
+    for kind in clean.features:
+        np.testing.assert_array_equal(joined.features[kind][is_copy], copy.features[kind])
