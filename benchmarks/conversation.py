@@ -80,6 +80,7 @@ HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("TONECUE_DATA", HERE.parents[1] / "shared" / "data"))
 HELD_OUT = HERE / "heldout.json"
 RESULTS = HERE / "results"
+PRECISION_TIE = 0.03  # precision differences the sweep's tuning half cannot tell apart
 TARGETS = {"precision_clean": 0.80, "correct_clean": 0.60, "wrong_vibrations_per_minute": 0.5,
            "precision_noisy": 0.75, "median_seconds_to_correct_cue": 2.0}
 SCORE_FROM = 1.0  # seconds after a sentence starts before it is scored
@@ -663,12 +664,17 @@ def choose(rows: list[dict]) -> tuple[int | None, bool]:
     """The recommended setting, judged on the tuning half. Only settings that show a label for at
     least MIN_SHOWN of the speech, clean and in noise, count (below that, precision is measured on
     too little time to mean anything). Of those, the one with the most correct time clean among
-    those that reach the precision targets (0.80 clean, 0.75 in noise); if none does, the one whose
-    worse margin to them is smallest. Returns its index (None: no setting shows that much) and
-    whether it met the targets."""
+    those that reach the precision targets (0.80 clean, 0.75 in noise); if none does, of those
+    whose worse margin to them is within PRECISION_TIE of the best (a difference the tuning half
+    cannot tell apart), the one with the fewest wrong vibrations, clean and in noise (what a wearer
+    feels most). Returns its index (None: no setting shows that much) and whether it met the
+    targets."""
     def margin(r):
         return min((r[CLEAN]["precision"] or 0.0) - TARGETS["precision_clean"],
                    (r[NOISY]["precision"] or 0.0) - TARGETS["precision_noisy"])
+
+    def wrong(r):
+        return sum(r[c].get("wrong_vibrations_per_minute") or 0.0 for c in (CLEAN, NOISY))
 
     usable = [i for i, row in enumerate(rows)
               if min(row["tuning"][CLEAN]["shown"] or 0.0, row["tuning"][NOISY]["shown"] or 0.0) >= MIN_SHOWN]
@@ -676,7 +682,9 @@ def choose(rows: list[dict]) -> tuple[int | None, bool]:
     if feasible:
         return max(feasible, key=lambda i: (rows[i]["tuning"][CLEAN]["correct"], rows[i]["tuning"][NOISY]["correct"])), True
     if usable:
-        return max(usable, key=lambda i: margin(rows[i]["tuning"])), False
+        best = max(margin(rows[i]["tuning"]) for i in usable)
+        near = [i for i in usable if margin(rows[i]["tuning"]) >= best - PRECISION_TIE]
+        return min(near, key=lambda i: (wrong(rows[i]["tuning"]), -margin(rows[i]["tuning"]))), False
     return None, False
 
 
@@ -803,7 +811,8 @@ def sweep_markdown(r: dict, image: str) -> str:
         verdict = f"**Chosen:** {settings(chosen)}. It reaches both precision targets on the tuning half."
     else:
         verdict = (f"**No setting of the grid that shows {shown} reaches the precision targets.** The closest "
-                   f"(the best worse margin to them): {settings(chosen)}.")
+                   f"(of those within {PRECISION_TIE:g} of the best worse margin to them, the fewest wrong vibrations): "
+                   f"{settings(chosen)}.")
     lines = [
         "# Decision settings chosen on the conversation benchmark",
         "",
@@ -824,7 +833,7 @@ def sweep_markdown(r: dict, image: str) -> str:
         f"**Rule.** On the tuning half, among the settings that show {shown} (below that, a precision is "
         f"measured on too little time to mean anything): the most correct speech time, clean, among those with "
         f"precision ≥ {t['precision_clean']} clean and ≥ {t['precision_noisy']} at {snr:g} dB SNR; without one, "
-        "the one closest to both.",
+        f"the fewest wrong vibrations among those within {PRECISION_TIE:g} of the best worse precision margin.",
         "",
         verdict + f" Defaults: {settings(base)}.",
         *([] if chosen is None else ["", "In a config file (`tonecue.toml`):", "", "```toml", "[decision]",

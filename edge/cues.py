@@ -179,6 +179,10 @@ class CueSettings(Settings):
     cooldown_seconds: 3.0
         The motor never starts a rhythm sooner than this after the last one started; a change
         during the cooldown buzzes when it ends, if its emotion is still shown.
+    repeat_seconds: 10.0
+        An emotion shown again within this long of its own last vibration (the same voice after
+        a pause, or after a moment of "not sure") lights the LED without vibrating again: a
+        vibration tells of a change of emotion, not of every sentence. 0 vibrates every time.
     error_color: "#ff8000" (amber), error_blink: (0.5, 1.5)
         The fault cue (no microphone, no model): a slow blink of this colour, on and off seconds.
         It never vibrates.
@@ -193,6 +197,7 @@ class CueSettings(Settings):
     max_brightness: float = 1.0
     brightness_step: float = 0.1
     cooldown_seconds: float = 3.0
+    repeat_seconds: float = 10.0
     error_color: RGB = (255, 128, 0)
     error_blink: tuple[float, float] = (0.5, 1.5)
     unsure_color: RGB = (255, 255, 255)
@@ -222,6 +227,8 @@ class CueSettings(Settings):
             problems.append(f"brightness_step must be in (0, 1], got {self.brightness_step}")
         if self.cooldown_seconds < 0:
             problems.append(f"cooldown_seconds must be >= 0, got {self.cooldown_seconds}")
+        if self.repeat_seconds < 0:
+            problems.append(f"repeat_seconds must be >= 0, got {self.repeat_seconds}")
         for name in ("error_color", "unsure_color"):
             try:
                 object.__setattr__(self, name, parse_color(getattr(self, name), name))
@@ -350,6 +357,7 @@ class CuePlanner:
         if labels is not None:
             self._patterns = self.settings.patterns_for(tuple(labels))
         self._last_buzz = -math.inf
+        self._buzzed: dict[str, float] = {}  # label -> when it last vibrated
         self.reset()
 
     def reset(self) -> None:
@@ -394,14 +402,16 @@ class CuePlanner:
         brightness = s.brightness(decision.confidence)
         new_label = shown is None or shown.kind != "emotion" or shown.label != decision.label
         if new_label:
-            # A change of emotion wants a buzz, unless the display was only restored after a fault.
-            self._pending_buzz = shown is None or shown.kind != "error" or decision.changed
+            # A change of emotion wants a buzz, unless the display was only restored after a fault
+            # or the same emotion buzzed a moment ago (it comes back after a pause).
+            recent = now - self._buzzed.get(decision.label, -math.inf) < s.repeat_seconds
+            self._pending_buzz = (shown is None or shown.kind != "error" or decision.changed) and not recent
         cooling = now - self._last_buzz < s.cooldown_seconds
         vibrate = self._pending_buzz and bool(pattern.rhythm) and not cooling
         if not (new_label or vibrate or abs(brightness - shown.brightness) >= s.brightness_step - 1e-9):
             return None
         if vibrate:
-            self._last_buzz = now
+            self._last_buzz = self._buzzed[decision.label] = now
             self._pending_buzz = False
         self._shown = Cue(
             kind="emotion",

@@ -47,30 +47,35 @@ def _is_number(value: Any) -> bool:
 class DecisionSettings(Settings):
     """Every setting of the streaming decision, frozen and serialisable.
 
-    smoothing: 0.5
-        Weight of the newest window in the moving average, in (0, 1]. 1 = no smoothing; 0.5 lets
-        a window count half and the history half, so one odd window cannot flip the top label.
+    smoothing: 0.8
+        Weight of the newest window in the moving average, in (0, 1]. 1 = no smoothing; 0.8 lets
+        the newest window count most while one odd window still moves the average by less than
+        it would alone.
     threshold: 0.7
-        Smoothed probability the top label needs before it is shown, in [0, 1]. Chosen on the
-        conversation benchmark's tuning speakers (benchmarks/results/decision-sweep.md): on the
-        held-out test speakers it raised precision from 0.53 to 0.67 at the cost of less time
-        shown; a wearer learns to ignore a cue that is often wrong.
+        Smoothed (calibrated) probability the top label needs before it is shown, in [0, 1].
     patience: 1
         Consecutive voiced windows that must agree before the decision changes (an integer >= 1;
         1 = change at once). With the high threshold and the smoothing, one window suffices.
-    hold_seconds: 2.0
+    hold_seconds: 1.0
         Minimum time a shown emotion stays (>= 0), so the cue cannot blink faster than a wearer
         can read it.
-    idle_seconds: 4.0
-        After this long without a voiced window the decision returns to nothing (> 0). Longer
-        than a pause between sentences, short enough that a cue does not outlive the talk.
+    idle_seconds: 2.0
+        After this long without a voiced window the decision returns to nothing (> 0): about a
+        pause between sentences, so that a cue does not outlive its sentence by long.
+
+    The five were chosen together on the conversation benchmark's tuning speakers
+    (benchmarks/results/decision-sweep.md) for the shipped paralinguistic model: on the held-out
+    test speakers, against the previous 0.5 / 0.7 / 1 / 2 s / 4 s, precision 0.57 -> 0.68, the
+    share of speech time cued right 0.18 -> 0.24 and the median time to the right cue "never" ->
+    2.8 s, at the cost of more wrong vibrations (1.4 -> 2.7 a minute; 2.0 since the cues no longer
+    buzz again for an emotion that comes back after a pause, `CueSettings.repeat_seconds`).
     """
 
-    smoothing: float = 0.5
+    smoothing: float = 0.8
     threshold: float = 0.7
     patience: int = 1
-    hold_seconds: float = 2.0
-    idle_seconds: float = 4.0
+    hold_seconds: float = 1.0
+    idle_seconds: float = 2.0
 
     DESCRIPTION: ClassVar[str] = "decision settings"
     ERROR: ClassVar[type[ValueError]] = DecisionError

@@ -28,6 +28,8 @@ EXIT_STATUS = {
     "FeatureSelectionError": 1,
     "QuantizationError": 1,
     "CorpusError": 2,
+    "NoiseError": 2,
+    "AugmentationError": 2,
     "RunError": 2,
     "RunFolderError": 2,
     "ModelError": 3,

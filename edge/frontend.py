@@ -19,7 +19,7 @@ spectrum once, which is where most of the time goes.
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -132,9 +132,6 @@ class Frontend:
     def __init__(self, spec: FrontendSpec):
         self.spec = spec
         self.dtype = np.dtype(spec.dtype)
-        matrices = _matrices(spec)
-        self._banks = matrices.banks
-        self._dct_t = matrices.dct_t
         self.n_frames = spec.window_frames
         self._all_frames = np.arange(self.n_frames)
         self._all_frames.flags.writeable = False
@@ -163,6 +160,15 @@ class Frontend:
 
     def sequence(self, window: np.ndarray) -> np.ndarray:
         return self.features(window, "sequence")
+
+    # The filterbanks and the DCT are built on first use: a paralinguistic model never needs them.
+    @cached_property
+    def _banks(self):
+        return _matrices(self.spec).banks
+
+    @cached_property
+    def _dct_t(self) -> np.ndarray:
+        return _matrices(self.spec).dct_t
 
     @property
     def paraling(self) -> ParalinguisticFrontend:
@@ -272,6 +278,13 @@ class StreamingFeaturizer:
             return
         self._cache_start = -1  # stream frame index of the first cached interior frame
         self._cache = np.empty((0, self._bank.n_bands), dtype=self.frontend.dtype)
+
+    def prime(self, window: np.ndarray, start: int) -> None:
+        """Take in a window whose features are not needed (no voice in it), so that the next
+        window of the stream reuses its frames: the paralinguistic input's full window costs three
+        times a streamed one. The other inputs are cheap enough without it."""
+        if self._paraling is not None:
+            self._paraling.prime(self.frontend.check_window(window), start)
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         fe = self.frontend

@@ -93,9 +93,12 @@ class Listener:
     def hear(self, start: int, window: np.ndarray) -> Heard:
         level, speech, voiced = self._selector.judge(start, window)
         if not voiced:
+            if level >= self.gate.min_level_db:  # sound, not yet a voice: the next window may be one
+                self._featurizer.prime(window, start)
             return Heard(start, level, speech, False, None, self.band_limited)
         verdict = self._bandwidth.update(window)
         if verdict is not True:  # not yet known to carry the model's bandwidth: nothing is judged
+            self._featurizer.prime(window, start)
             if verdict is False and not self._warned:
                 log.warning("%s", self._bandwidth.message())
                 self._warned = True

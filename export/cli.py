@@ -342,8 +342,10 @@ def _ranking(run: RunFolder, files, report: dict[str, Any]) -> list[dict[str, An
 
 
 #: The device's budget for the shipped file, and how close in speaker-grouped UAR two files must be
-#: for the faster one to win (differences of a point are within the folds' spread).
-MAX_SHIPPED_BYTES = 5_000_000
+#: for the faster one to win (differences of a point are within the folds' spread). An SVM carries
+#: its support vectors (the augmented paralinguistic one: 6.4 MB); what binds on a Pi is the
+#: service's memory, which edge-bench measures (target 100 MB).
+MAX_SHIPPED_BYTES = 8_000_000
 UAR_TOLERANCE = 0.01
 
 

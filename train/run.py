@@ -498,6 +498,16 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
     unbudgeted = [m for m in models if registry.get(m).family == "net" and m not in budget.epochs]
     if unbudgeted:
         raise RunError(f"the budget gives no epochs for {', '.join(unbudgeted)}")
+    # The noise banks first: a wrong --noise folder is said before any work.
+    from tonecue.train.conditions import conditions
+
+    transforms = conditions(config.noise, config.snr, config.gain_guard)
+    augmenter = None
+    if config.augment:
+        from tonecue.train.augment import Augmenter
+        from tonecue.train.noise import TRAIN_FOLDS, NoiseBank
+
+        augmenter = Augmenter(NoiseBank(config.noise, TRAIN_FOLDS))
     clock = _Clock(log)
     created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     threads_before = torch.get_num_threads()
@@ -530,12 +540,9 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
                                    transform=transform, variant=variant)
 
         augmentation, train_ws, copies = None, ws, None
-        if config.augment:
-            from tonecue.train.augment import Augmenter
-            from tonecue.train.noise import TRAIN_FOLDS, NoiseBank
+        if augmenter is not None:
             from tonecue.train.windows import with_copies
 
-            augmenter = Augmenter(NoiseBank(config.noise, TRAIN_FOLDS))
             augmentation = {"copies": config.augment, "transform": augmenter.describe()}
             with clock.stage("augmented windows"):
                 made = [windows_of(augmenter, v) for v in range(1, config.augment + 1)]
@@ -583,10 +590,9 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         protocols = _protocol_results(ws, table, models, random_splits, speaker_splits, corpus_splits, fitted)
 
         # -- test conditions: the same models through noise and gains ---------------------------
-        from tonecue.train.conditions import conditions, evaluate_condition
+        from tonecue.train.conditions import evaluate_condition
 
         normalized = next((k for k in input_kinds if k in VECTOR_KINDS), None) if config.normalization == "speaker" else None
-        transforms = conditions(config.noise, config.snr, config.gain_guard)
         for name, transform in transforms.items():
             with clock.stage(f"condition:{name}"):
                 heard = windows_of(transform)

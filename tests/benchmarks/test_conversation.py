@@ -220,18 +220,19 @@ def test_the_live_loop_is_scored_on_stream_time(demo):
     assert live.events[0].label is None  # the LED starts off, in the pause before the first sentence ...
     assert live.events[1].label is not None and live.events[1].time == first  # ... threshold 0: the first voice shows
     m = conv.score(sentences, live.events, len(signal) / rate, model.labels).summary()
-    # A label from the first voiced window on, never off; only the stretch of a sentence before the
-    # detector first hears it (scoring starts 1 s into each sentence) shows nothing.
-    assert 0.8 <= m["shown"] <= 1.0
+    # A label from the first voiced window on, never off; only the stretch of the first sentence
+    # before a 2 s window holds enough of it for the detector (scoring starts 1 s into each
+    # sentence) shows nothing.
+    assert 0.65 <= m["shown"] <= 1.0
     assert 0.0 <= m["correct"] <= m["shown"]
 
 
 # --- the sweep's choice -------------------------------------------------------------------------
 
 
-def _row(correct, shown, precision, noisy_precision=0.9):
-    clean = {"correct": correct, "shown": shown, "precision": precision}
-    noisy = {"correct": correct / 2, "shown": shown, "precision": noisy_precision}
+def _row(correct, shown, precision, noisy_precision=0.9, wrong=1.0):
+    clean = {"correct": correct, "shown": shown, "precision": precision, "wrong_vibrations_per_minute": wrong}
+    noisy = {"correct": correct / 2, "shown": shown, "precision": noisy_precision, "wrong_vibrations_per_minute": wrong}
     return {"tuning": {conv.CLEAN: clean, conv.NOISY: noisy}}
 
 
@@ -244,6 +245,12 @@ def test_a_setting_that_hardly_shows_anything_is_not_chosen_for_its_precision():
     rows = [_row(0.05, 0.05, 1.0), _row(0.30, 0.60, 0.50), _row(0.25, 0.40, 0.62)]
     assert conv.choose(rows) == (2, False)  # none reaches 0.80 among those shown >= 20 %: the closest
     assert conv.choose([_row(0.05, 0.05, 1.0)]) == (None, False)
+
+
+def test_short_of_the_targets_the_sweep_takes_the_fewest_wrong_vibrations_among_the_closest():
+    rows = [_row(0.30, 0.60, 0.66, 0.55, wrong=3.0), _row(0.20, 0.30, 0.65, 0.54, wrong=0.9),
+            _row(0.25, 0.40, 0.50, 0.40, wrong=0.1)]
+    assert conv.choose(rows) == (1, False)  # a point of precision is not worth three times the buzzing
 
 
 # --- the command, on the real held-out speakers ---------------------------------------------------

@@ -246,6 +246,25 @@ def test_the_motor_never_buzzes_more_often_than_the_cooldown():
     assert buzzes and all(b - a >= 3.0 for a, b in zip(buzzes, buzzes[1:]))
 
 
+def test_the_same_emotion_back_after_a_pause_lights_without_a_second_buzz():
+    planner = CuePlanner(CueSettings(cooldown_seconds=3.0, repeat_seconds=10.0))
+    assert planner.plan(decision("angry"), 0.0).vibrate
+    planner.plan(decision(None), 2.0)
+    planner.plan(decision(None), 4.0)  # off: the voice paused
+    back = planner.plan(decision("angry"), 5.0)
+    assert back.kind == "emotion" and back.label == "angry" and not back.vibrate
+    assert planner.plan(decision("angry"), 9.0) is None  # and no deferred buzz later either
+    assert planner.plan(decision("sad"), 9.5).vibrate  # another emotion does buzz
+    planner.plan(decision(None), 12.0)
+    assert planner.plan(decision("angry"), 14.0).vibrate  # 14 s after angry's own buzz
+    again = CuePlanner(CueSettings(repeat_seconds=0.0))
+    again.plan(decision("angry"), 0.0)
+    again.plan(decision(None), 4.0)
+    assert again.plan(decision("angry"), 5.0).vibrate
+    with pytest.raises(CueError, match="repeat_seconds must be >= 0"):
+        CueSettings(repeat_seconds=-1.0)
+
+
 def test_error_then_recovery_restores_the_view_without_a_buzz():
     planner = CuePlanner()
     planner.plan(decision("sad"), 0.0)

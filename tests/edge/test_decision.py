@@ -13,7 +13,7 @@ from tonecue.edge.decision import Decision, DecisionError, DecisionSettings, Emo
 LABELS = ("angry", "happy", "sad", "neutral")
 #: The settings these scenarios were written for (the defaults before the conversation sweep
 #: chose threshold 0.7 and patience 1): patience 2 makes every rule below visible.
-SCENARIO = DecisionSettings(threshold=0.55, patience=2)
+SCENARIO = DecisionSettings(threshold=0.55, patience=2, smoothing=0.5, hold_seconds=2.0, idle_seconds=4.0)
 ANGRY = (0.9, 0.05, 0.03, 0.02)
 HAPPY = (0.05, 0.9, 0.03, 0.02)
 UNSURE = (0.3, 0.3, 0.2, 0.2)
@@ -34,7 +34,7 @@ def labels(decisions) -> list:
 
 def test_default_settings():
     s = DecisionSettings()
-    assert (s.smoothing, s.threshold, s.patience, s.hold_seconds, s.idle_seconds) == (0.5, 0.7, 1, 2.0, 4.0)
+    assert (s.smoothing, s.threshold, s.patience, s.hold_seconds, s.idle_seconds) == (0.8, 0.7, 1, 1.0, 2.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.threshold = 0.9
 

@@ -350,3 +350,19 @@ def test_percentiles_are_numpys_linear_ones():
         values = rng.standard_normal(n)
         qs = (0, 20, 50, 80, 95, 100)
         np.testing.assert_allclose(_percentiles(values, qs), np.percentile(values, qs), rtol=1e-12)
+
+
+def test_a_primed_window_warms_the_cache_for_the_next(frontend, monkeypatch):
+    s = frontend.settings
+    y = glide_in_noise(s.sample_rate).astype(np.float32)
+    length, step = 100 * s.hop_length, 20 * s.hop_length
+    frames = 1 + length // s.hop_length
+    analysed = []
+    analyze = frontend._analyze
+    monkeypatch.setattr(frontend, "_analyze", lambda x, c, n, pitch=None: analysed.append(n) or analyze(x, c, n, pitch))
+    windows = ParalinguisticWindows(frontend)
+    windows.prime(y[:length], 0)
+    analysed.clear()
+    got = windows(y[step : step + length], step)
+    assert sum(analysed) < 0.6 * frames
+    np.testing.assert_allclose(got, frontend.functionals(y[step : step + length]), rtol=1e-5, atol=1e-6)

@@ -135,3 +135,15 @@ def test_non_empty_run_folder_exits_2_before_any_work(tmp_path, capsys):
 def test_bad_workers_exit_2_before_any_work(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "nowhere"), "--workers", "0"]) == 2
     assert "--workers must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_noise_settings_exit_2_before_any_work(tmp_path, capsys):
+    data = ["--data", str(tmp_path / "nowhere")]
+    assert main(data + ["--augment", "1"]) == 2
+    assert "give its folder with --noise" in capsys.readouterr().err
+    assert main(data + ["--snr", "10,loud", "--noise", str(tmp_path)]) == 2
+    assert "--snr takes numbers of dB separated by commas" in capsys.readouterr().err
+    assert main(data + ["--snr", "10", "--noise", str(tmp_path / "esc")]) == 2
+    assert "esc" in capsys.readouterr().err
+    assert main(data + ["--augment", "-1", "--noise", str(tmp_path)]) == 2
+    assert "--augment must be a whole number of copies" in capsys.readouterr().err
