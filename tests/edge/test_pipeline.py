@@ -85,3 +85,29 @@ def test_level_only_models_still_use_the_level_gate(tmp_path):
     steps = Pipeline(model).push(noise)
     assert steps[0].heard.voiced  # a level gate passes the onset of loud noise: why the detector exists
     assert not any(s.heard.voiced for s in Pipeline(EmotionModel(model_file(tmp_path))).push(noise))
+
+
+def test_a_window_with_sound_but_no_voice_yet_warms_the_paralinguistic_frames():
+    """The shipped model reads the paralinguistic input: the listener hands a window that is loud
+    enough but not (yet) a voice to the featurizer's frame cache, so that the next window, the
+    first voiced one, reuses its interior frames; a silent window is never analysed."""
+    from tonecue.edge.listener import Listener
+
+    model = EmotionModel()
+    assert model.contract.input_kind == "paraling"
+    listener = Listener(model)
+    cache = listener._featurizer._paraling
+    spec = model.contract.spec
+    signal = load_audio(DEMO_CLIP, spec.sample_rate)
+    hop = model.contract.hop_frames * spec.hop_length
+    silence = np.zeros(spec.window_samples, dtype=np.float32)
+    assert not listener.hear(0, silence).voiced and cache._first < 0  # nothing to analyse
+    primed = voiced = 0
+    for start in range(0, len(signal) - spec.window_samples, hop):
+        before = cache._first
+        heard = listener.hear(start, signal[start : start + spec.window_samples])
+        if not heard.voiced and heard.level_db >= model.contract.gate.min_level_db:
+            assert cache._first != before  # primed
+            primed += 1
+        voiced += heard.voiced
+    assert primed and voiced
