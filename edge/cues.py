@@ -356,8 +356,7 @@ class CuePlanner:
         self._patterns: dict[str, CuePattern] | None = None
         if labels is not None:
             self._patterns = self.settings.patterns_for(tuple(labels))
-        self._last_buzz = -math.inf
-        self._buzzed: dict[str, float] = {}  # label -> when it last vibrated
+        self._buzzed: dict[str, float] = {}  # label -> when it last vibrated (kept over reset())
         self.reset()
 
     def reset(self) -> None:
@@ -406,12 +405,12 @@ class CuePlanner:
             # or the same emotion buzzed a moment ago (it comes back after a pause).
             recent = now - self._buzzed.get(decision.label, -math.inf) < s.repeat_seconds
             self._pending_buzz = (shown is None or shown.kind != "error" or decision.changed) and not recent
-        cooling = now - self._last_buzz < s.cooldown_seconds
+        cooling = now - max(self._buzzed.values(), default=-math.inf) < s.cooldown_seconds
         vibrate = self._pending_buzz and bool(pattern.rhythm) and not cooling
         if not (new_label or vibrate or abs(brightness - shown.brightness) >= s.brightness_step - 1e-9):
             return None
         if vibrate:
-            self._last_buzz = self._buzzed[decision.label] = now
+            self._buzzed[decision.label] = now
             self._pending_buzz = False
         self._shown = Cue(
             kind="emotion",

@@ -819,6 +819,12 @@ def _functionals(llds: np.ndarray, s: ParalingSettings) -> np.ndarray:
     return result.astype(np.float32)
 
 
+def _checked(frontend: ParalinguisticFrontend) -> ParalinguisticFrontend:
+    if not isinstance(frontend, ParalinguisticFrontend):
+        raise ParalingError(f"expected a ParalinguisticFrontend, got {type(frontend).__name__}")
+    return frontend
+
+
 class ParalinguisticStream:
     """Descriptors of a stream, each frame computed once, and functionals over its recent context.
 
@@ -829,9 +835,7 @@ class ParalinguisticStream:
     """
 
     def __init__(self, frontend: ParalinguisticFrontend):
-        if not isinstance(frontend, ParalinguisticFrontend):
-            raise ParalingError(f"expected a ParalinguisticFrontend, got {type(frontend).__name__}")
-        self.frontend = frontend
+        self.frontend = _checked(frontend)
         self.reset()
 
     def reset(self) -> None:
@@ -910,9 +914,7 @@ class ParalinguisticWindows:
     """
 
     def __init__(self, frontend: ParalinguisticFrontend):
-        if not isinstance(frontend, ParalinguisticFrontend):
-            raise ParalingError(f"expected a ParalinguisticFrontend, got {type(frontend).__name__}")
-        self.frontend = frontend
+        self.frontend = _checked(frontend)
         self.reset()
 
     def reset(self) -> None:

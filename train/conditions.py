@@ -61,7 +61,6 @@ def evaluate_condition(ws, heard, splits, fitted, models: Sequence[str], normali
     split's models on its own test clips. `ws` holds the clean windows the splits index; a clip is
     matched by its path. Returns {model: {"online": metrics, "cold": metrics}} ("cold" only under
     speaker normalization; without it "online" is the plain result)."""
-    from tonecue.edge.frontend import frontend_for
     from tonecue.edge.normalize import cold_normalize
     from tonecue.train import evaluate as ev
     from tonecue.train import models as registry
@@ -70,7 +69,6 @@ def evaluate_condition(ws, heard, splits, fitted, models: Sequence[str], normali
     if not splits:
         return {}
     paths = np.array([os.fspath(clip.path) for clip in heard.clips])[heard.clip_ids]
-    names = frontend_for(ws.spec).feature_names("stats")
     rows_of = {}
     for split in splits:
         test_paths = {os.fspath(ws.clips[i].path) for i in split.test}
@@ -88,7 +86,7 @@ def evaluate_condition(ws, heard, splits, fitted, models: Sequence[str], normali
                 variants = {"online": online_normalized(heard, X, rows, part.prior, seed),
                             "cold": cold_normalize(X[rows], part.prior)}
             for name, x in variants.items():
-                probas[name].append(predict(kind, part.models[m], x, part.selected, names))
+                probas[name].append(predict(kind, part.models[m], x, part.selected, heard.spec))
         out[m] = {name: _summary(ev.evaluate_predictions(np.concatenate(p), heard.labels[windows],
                                                         heard.clip_ids[windows], heard.corpora[windows], heard.classes))
                   for name, p in probas.items() if p}

@@ -40,7 +40,13 @@ import numpy as np
 
 from tonecue.edge.errors import TonecueError
 from tonecue.edge.frontend import KINDS, VECTOR_KINDS, frontend_for
-from tonecue.edge.normalize import NormalizationSettings, SpeakerNormalizer, normalize_per_speaker, speaker_statistics
+from tonecue.edge.normalize import (
+    NormalizationSettings,
+    SpeakerNormalizer,
+    cold_normalize,
+    normalize_per_speaker,
+    speaker_statistics,
+)
 from tonecue.edge.spec import FrontendSpec
 from tonecue.edge.speech import DetectorSettings
 from tonecue.train import evaluate as ev
@@ -221,11 +227,12 @@ def _fit_split(
     threads: int,
     clock: _Clock,
     label: str,
-    normalization: str = "none",
+    normalized: str | None = None,
     copies: np.ndarray | None = None,
 ) -> _Fitted:
     """Select features on the training windows, fit every model, predict the test windows.
 
+    normalized: the vector input standardized per speaker (`_normalized_kind`), or None.
     copies: which rows of `ws` are augmented copies (`_with_copies`): they train and fit, never
     validate or test."""
     from tonecue.train.classic import fit_classic, select_features
@@ -246,12 +253,10 @@ def _fit_split(
                 "augmented_train_windows": int(np.count_nonzero(~clean[train_w])), "models": {}}
     labels = ws.labels
     frontend = frontend_for(ws.spec)
-    # The vector inputs (stats, paraling) the models read, raw or speaker-normalized; one of them
-    # at most is normalized (a run has one prior; `run_training` checks).
+    # The vector inputs (stats, paraling) the models read, raw or speaker-normalized.
     vectors = {kind.input_kind: ws.features[kind.input_kind] for kind in kinds.values() if kind.input_kind in VECTOR_KINDS}
     test_variants: dict[str, np.ndarray] = {}
     cold_train = None
-    normalized = next(iter(vectors), None) if normalization == "speaker" else None
     if normalized is not None:
         vectors[normalized], test_variants, cold_train, out.prior = _normalize_split(
             ws, vectors[normalized], train_w, test_w, seed)
@@ -282,12 +287,7 @@ def _fit_split(
                 detail = f"{len(X_fit)} windows"
                 info: dict[str, Any] = {"fit_rows": int(len(X_fit))}
             else:
-                X = vectors.get(kind.input_kind, ws.features[kind.input_kind])
-                columns = None
-                if selected is not None:
-                    names = frontend.feature_names("stats")
-                    columns = np.array([names.index(s) for s in selected], dtype=np.int64)
-                    X = X[:, columns]
+                X = selection_of(vectors.get(kind.input_kind, ws.features[kind.input_kind]), selected, ws.spec)
                 net = make_net(model, X.shape[1:], k)
                 fitted, history = fit_net(
                     net, X[fit_w], labels[fit_w], X[val_w], labels[val_w],
@@ -302,9 +302,8 @@ def _fit_split(
                           f"{best.val_uar:.3f}) on {history.device}")
             if test_w is not None:
                 whole = vectors.get(kind.input_kind, ws.features[kind.input_kind])
-                names = frontend.feature_names("stats") if kind.reads_selection else ()
-                out.proba[model] = predict(kind, fitted, whole[test_w], selected, names)
-                out.variants[model] = {v: predict(kind, fitted, x, selected, names) for v, x in variants.items()}
+                out.proba[model] = predict(kind, fitted, whole[test_w], selected, ws.spec)
+                out.variants[model] = {v: predict(kind, fitted, x, selected, ws.spec) for v, x in variants.items()}
             out.models[model] = fitted
         info["seconds"] = round(t["seconds"], 2)
         out.info["models"][model] = info
@@ -330,11 +329,11 @@ def _normalize_split(ws, stats: np.ndarray, train_w: np.ndarray, test_w: np.ndar
     out = np.array(stats, dtype=np.float32, copy=True)
     out[train_w] = normalize_per_speaker(stats[train_w], ws.speakers[train_w])
     variants: dict[str, np.ndarray] = {}
-    cold_train = ((stats[train_w] - mean) / np.maximum(std, 1e-6)).astype(np.float32)
+    cold_train = cold_normalize(stats[train_w], prior)
     if test_w is not None and len(test_w):
         out[test_w] = online_normalized(ws, stats, test_w, prior, seed)
         variants = {
-            "cold": ((stats[test_w] - mean) / np.maximum(std, 1e-6)).astype(np.float32),
+            "cold": cold_normalize(stats[test_w], prior),
             "full": normalize_per_speaker(stats[test_w], ws.speakers[test_w]),
         }
     return out, variants, cold_train, prior
@@ -359,16 +358,22 @@ def online_normalized(ws, X: np.ndarray, rows: np.ndarray, prior: NormalizationS
     return online
 
 
-def predict(kind, fitted: Any, X: np.ndarray, selected: Sequence[str] | None, names: Sequence[str]) -> np.ndarray:
+def selection_of(X: np.ndarray, selected: Sequence[str] | None, spec: FrontendSpec) -> np.ndarray:
+    """The columns of the statistics X that featurewiz selected (all of X when nothing was)."""
+    if selected is None:
+        return X
+    names = spec.stats_feature_names()
+    return X[:, np.array([names.index(s) for s in selected], dtype=np.int64)]
+
+
+def predict(kind, fitted: Any, X: np.ndarray, selected: Sequence[str] | None, spec: FrontendSpec) -> np.ndarray:
     """A fitted model's probabilities for rows of its whole input (a classic model picks its own
     columns; a net that reads the selection gets the selected columns)."""
     if kind.family == "classic":
         return fitted.predict_proba(X)
     from tonecue.train.nets import predict_proba
 
-    if kind.reads_selection:
-        X = X[:, np.array([list(names).index(s) for s in selected], dtype=np.int64)]
-    return predict_proba(fitted, X, device=None)
+    return predict_proba(fitted, selection_of(X, selected if kind.reads_selection else None, spec), device=None)
 
 
 def _bandwidth_hz(index) -> float | None:
@@ -495,6 +500,8 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             f"speaker normalization keeps one prior per run, but these models read {' and '.join(vector_kinds)}; "
             "train them in separate runs"
         )
+    # The one vector input a speaker-normalized run standardizes (None: no normalization).
+    normalized = vector_kinds[0] if config.normalization == "speaker" and vector_kinds else None
     unbudgeted = [m for m in models if registry.get(m).family == "net" and m not in budget.epochs]
     if unbudgeted:
         raise RunError(f"the budget gives no epochs for {', '.join(unbudgeted)}")
@@ -526,18 +533,18 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             log(index.format_table())
         out = _check_out(config.out)
         clock.log(f"run folder (written at the end): {out}")
+        def windows_of(transform=None, variant: int = 0):
+            """The corpus's windows as training cuts them, through a clip transform if given."""
+            return extract_windows(index, spec=config.spec, kinds=input_kinds, detector=config.detector,
+                                   cache_dir=config.cache, workers=config.workers, progress=log is not None,
+                                   transform=transform, variant=variant)
+
         with clock.stage("windows"):
-            ws = extract_windows(index, spec=config.spec, kinds=input_kinds, detector=config.detector,
-                                 cache_dir=config.cache, workers=config.workers, progress=log is not None)
+            ws = windows_of()
         report = ws.report
         clock.log(f"windows: {len(ws)} kept of {report['windows_total']} cut from {report['clips_read']} clips "
                   f"(cache hits {report['cache']['hits']}, misses {report['cache']['misses']}; "
                   f"{len(report['clips_skipped'])} clips skipped)")
-
-        def windows_of(transform, variant: int = 0):
-            return extract_windows(index, spec=config.spec, kinds=input_kinds, detector=config.detector,
-                                   cache_dir=config.cache, workers=config.workers, progress=log is not None,
-                                   transform=transform, variant=variant)
 
         augmentation, train_ws, copies = None, ws, None
         if augmenter is not None:
@@ -585,14 +592,13 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
             with clock.stage(f"protocol:{protocol}"):
                 fitted[split.name] = _fit_split(train_ws, split.name, split.train, split.fit, split.val, split.test,
                                                 models, budget, config.featurewiz_corr_limit, config.seed, threads,
-                                                clock, label, config.normalization, copies)
+                                                clock, label, normalized, copies)
 
         protocols = _protocol_results(ws, table, models, random_splits, speaker_splits, corpus_splits, fitted)
 
         # -- test conditions: the same models through noise and gains ---------------------------
         from tonecue.train.conditions import evaluate_condition
 
-        normalized = next((k for k in input_kinds if k in VECTOR_KINDS), None) if config.normalization == "speaker" else None
         for name, transform in transforms.items():
             with clock.stage(f"condition:{name}"):
                 heard = windows_of(transform)
@@ -611,7 +617,7 @@ def run_training(config: RunConfig, log: Callable[[str], None] | None = None) ->
         with clock.stage("final fit"):
             final = _fit_split(train_ws, "final", all_clips, fit_clips, val_clips, None, models, budget,
                                config.featurewiz_corr_limit, config.seed, threads, clock, "final",
-                               config.normalization, copies)
+                               normalized, copies)
 
         # -- the run folder ---------------------------------------------------------------------
         training = _training_config(config, models, budget, index, ws, excluded, final.prior, bandwidth,
