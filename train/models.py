@@ -2,7 +2,7 @@
 
     from tonecue.train import models
     kind = models.get("cnn2d")          # ModelKind: title, family, input, budget, quantization, ...
-    models.names()                      # ("rf", "svm", "dt", "svm-paraling", "cnn1d", "cnn2d", "crnn")
+    models.names()                      # ("rf", "svm", "dt", "svm-paraling", "cnn1d", "cnn2d", "crnn", "attn-cnn")
     models.resolve("tree")              # "dt": aliases are accepted where a person types a name
 
 The CLI, the run (`tonecue.train.run`), the classic models and the nets, the run folder, the ONNX
@@ -305,5 +305,21 @@ register(ModelKind(
     quantization=Quantization(
         "static QDQ (Conv, Gemm) + dynamic int8 LSTM (DynamicQuantizeLSTM)",
         static_ops=("Conv", "Gemm", "MatMul"), dynamic_ops=("LSTM",),
+    ),
+))
+
+# Beyond the seed. -----------------------------------------------------------------------------
+
+register(ModelKind(
+    name="attn-cnn", title="attention CNN", family="net", input_kind="sequence", reads_selection=False,
+    factory="tonecue.train.nets:AttentionCnn", aliases=("attention-cnn",), in_all=False,
+    # A small net for the pooled corpora (issue 11), on windows of any length (--window-seconds 2);
+    # one-cycle with early stopping on validation speakers; it learns from augmented copies.
+    recipe=Recipe(epochs=30, lr=2e-3, schedule="onecycle", loss="cross_entropy", patience=6, batch_size=64),
+    budget=EpochBudget(30, 6), quick_budget=EpochBudget(1, None),
+    quantization=Quantization(
+        "static QDQ (Conv, Gemm, MatMul; per-channel int8 weights, int8 activations; batch norm is "
+        "folded into the convolutions on export)",
+        static_ops=("Conv", "Gemm", "MatMul"),
     ),
 ))

@@ -1,4 +1,5 @@
-"""The seed's three neural networks, and one seeded, early-stopping training loop for all of them.
+"""The seed's three neural networks and an attention CNN, and one seeded, early-stopping training
+loop for all of them.
 
     net = make_net("cnn2d", spec.image_shape, n_classes=4)
     net, history = fit_net(net, X, y, X_val, y_val, seed=0)   # the seed's recipe for that kind
@@ -16,8 +17,11 @@ hyperparameters) and `fit_net` trains it by the record's recipe.
 |         |               | dropout 0.5 before the ReLU after each conv and dense layer            |
 | `crnn`  | (n, 50, 40)   | frames of 20 MFCCs + 20 log-mel bands: two Conv1d over time, a max     |
 |         |               | pool, a bidirectional LSTM (128 hidden, one layer), the classifier     |
+| `attn-cnn` | (n, frames, 40) | the same frames: three Conv1d blocks with batch norm (one dilated, |
+|         |               | a max pool), attentive mean + std pooling over time, the classifier    |
+|         |               | (not the seed's: a small net for the pooled corpora, issue 11)         |
 
-Conventions shared by all three:
+Conventions shared by all of them:
 
 * `forward` returns logits; `probabilities(net, x)` (or the `with_softmax(net)` module, which is
   what an ONNX export wants) applies the softmax. Training uses cross-entropy on logits; the 2D
@@ -53,6 +57,7 @@ from .evaluate import unweighted_average_recall
 from .models import ModelKindError, get as get_kind
 
 __all__ = [
+    "AttentionCnn",
     "Cnn1d",
     "Cnn2d",
     "CnnBiLstm",
@@ -243,6 +248,62 @@ class CnnBiLstm(_Net):
         _, (h, _) = self.lstm(x)  # h: (2, n, hidden), forward then backward
         x = torch.cat([h[0], h[1]], dim=1)
         return self.fc(self.dropout(x))
+
+
+class AttentionCnn(_Net):
+    """Convolutions over time and attentive statistics pooling on (n, frames, features): the
+    sequence input (MFCCs and log-mel bands per frame) of a window of any length.
+
+    Three Conv1d blocks (features as channels; batch norm, ReLU; the second dilated, then a max
+    pool of 2) give a frame-level map; a small attention net scores each frame and the window is
+    the attention-weighted mean and standard deviation of the map (so a pause or a breath inside
+    the window weighs little), then dropout and a Linear classifier. About 0.15 M parameters at
+    the defaults. Normalisation: per feature, over windows and frames.
+    """
+
+    _norm_reduce = (0, 1)
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (87, 40),
+        n_classes: int = 4,
+        *,
+        channels: Sequence[int] = (96, 96, 128),
+        kernel_size: int = 5,
+        attention: int = 64,
+        dropout: float = 0.3,
+    ) -> None:
+        input_shape = tuple(int(d) for d in input_shape)
+        if len(input_shape) != 2:
+            raise ValueError(f"AttentionCnn takes (frames, features), got {input_shape}")
+        frames, n_feat = input_shape
+        super().__init__(input_shape, n_classes, (1, 1, n_feat))
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
+        if frames < 2:
+            raise ValueError(f"AttentionCnn needs at least 2 frames, got {frames}")
+        c1, c2, c3 = (int(c) for c in channels)
+        self._config = {
+            "input_shape": list(input_shape), "n_classes": self.n_classes, "channels": [c1, c2, c3],
+            "kernel_size": kernel_size, "attention": attention, "dropout": dropout,
+        }
+        pad = kernel_size // 2
+
+        def block(c_in: int, c_out: int, dilation: int = 1) -> list[nn.Module]:
+            return [nn.Conv1d(c_in, c_out, kernel_size, padding=pad * dilation, dilation=dilation),
+                    nn.BatchNorm1d(c_out), nn.ReLU()]
+
+        self.conv = nn.Sequential(*block(n_feat, c1), *block(c1, c2, dilation=2), nn.MaxPool1d(2), *block(c2, c3))
+        self.score = nn.Sequential(nn.Conv1d(c3, attention, 1), nn.Tanh(), nn.Conv1d(attention, 1, 1))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(2 * c3, self.n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(self.normalize(x).transpose(1, 2))  # (n, channels, frames // 2)
+        w = torch.softmax(self.score(h), dim=2)  # (n, 1, frames // 2): each frame's weight
+        mean = (h * w).sum(dim=2)
+        std = ((h - mean.unsqueeze(2)).pow(2) * w).sum(dim=2).clamp_min(1e-6).sqrt()
+        return self.fc(self.dropout(torch.cat([mean, std], dim=1)))
 
 
 def _flat_size(features: nn.Module, input_shape: tuple[int, ...], name: str) -> int:

@@ -16,7 +16,7 @@ from tonecue.train import models
 from tonecue.train.nets import make_net, predict_proba
 
 # Full-size nets (the run's architectures): the size target only makes sense with real weights.
-SHAPES = {"cnn1d": (30,), "cnn2d": SPEC.image_shape, "crnn": SPEC.sequence_shape}
+SHAPES = {"cnn1d": (30,), "cnn2d": SPEC.image_shape, "crnn": SPEC.sequence_shape, "attn-cnn": SPEC.sequence_shape}
 
 
 def _inputs(kind: str, n: int, seed: int) -> np.ndarray:
@@ -90,7 +90,7 @@ def test_int8_loads_on_the_device(pair):
 def test_what_is_not_quantized(tmp_path, pair):
     assert {k.name: k.quantization.method for k in models.kinds()} == {
         "rf": "none", "svm": "none", "dt": "none", "svm-paraling": "none", "cnn1d": "static", "cnn2d": "static",
-        "crnn": "static+dynamic"}
+        "crnn": "static+dynamic", "attn-cnn": "static"}
     with pytest.raises(QuantizationError, match="tree ensemble"):
         quantize(pair["fp32"], tmp_path / "x.onnx", "rf", None)
     with pytest.raises(QuantizationError, match="unknown model kind 'mlp'"):

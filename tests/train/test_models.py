@@ -11,19 +11,20 @@ from tonecue.train.models import EpochBudget, ModelKind, ModelKindError, Quantiz
 NOT_QUANTIZED = Quantization("stays fp32")
 
 
-def test_the_seed_models_and_the_paralinguistic_svm():
+def test_the_seed_models_and_the_two_beyond_it():
     assert models.all_names() == ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")  # --models all
-    assert models.names() == ("rf", "svm", "dt", "svm-paraling", "cnn1d", "cnn2d", "crnn")
-    assert models.names("classic") == ("rf", "svm", "dt", "svm-paraling") and models.names("net") == ("cnn1d", "cnn2d", "crnn")
+    assert models.names() == ("rf", "svm", "dt", "svm-paraling", "cnn1d", "cnn2d", "crnn", "attn-cnn")
+    assert models.names("classic") == ("rf", "svm", "dt", "svm-paraling")
+    assert models.names("net") == ("cnn1d", "cnn2d", "crnn", "attn-cnn")
     assert {k.name: k.input_kind for k in models.kinds()} == {
         "rf": "stats", "svm": "stats", "dt": "stats", "svm-paraling": "paraling", "cnn1d": "stats", "cnn2d": "image",
-        "crnn": "sequence"}
+        "crnn": "sequence", "attn-cnn": "sequence"}
     assert [k.name for k in models.kinds() if k.reads_selection] == ["rf", "svm", "dt", "cnn1d"]
     assert [k.name for k in models.kinds() if k.float32_thresholds] == ["rf", "dt"]
     assert [k.name for k in models.kinds() if k.scale] == ["svm", "svm-paraling"]
     assert models.resolve("psvm") == "svm-paraling"
     assert {k.name: (k.budget.epochs, k.budget.patience) for k in models.kinds("net")} == {
-        "cnn1d": (40, 8), "cnn2d": (20, None), "crnn": (20, 5)}
+        "cnn1d": (40, 8), "cnn2d": (20, None), "crnn": (20, 5), "attn-cnn": (30, 6)}
     assert models.get("crnn").quantization.dynamic_ops == ("LSTM",)
 
 

@@ -1,4 +1,4 @@
-"""The three nets on tiny separable data: shapes, learning, reproducibility, early stopping, devices."""
+"""The nets on tiny separable data: shapes, learning, reproducibility, early stopping, devices."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from tonecue.edge.spec import FrontendSpec
 from tonecue.train import models
 from tonecue.train.nets import (
+    AttentionCnn,
     Cnn1d,
     Cnn2d,
     CnnBiLstm,
@@ -33,6 +34,7 @@ TINY = {
     "cnn1d": (K, {"channels": 4}),
     "cnn2d": (SPEC.image_shape, {"channels": (8, 16, 16), "hidden": 32}),
     "crnn": (SPEC.sequence_shape, {"conv_channels": 8, "hidden": 8}),
+    "attn-cnn": (SPEC.sequence_shape, {"channels": (8, 8, 8), "attention": 4}),
 }
 FIT = {"epochs": 10, "lr": 5e-3, "batch_size": 32, "num_threads": 1}
 
@@ -48,12 +50,16 @@ def separable(kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = np.arange(n) % N_CLASSES
     X = rng.normal(size=(n, *shape)) + 5.0  # the offset checks the normalisation buffers
-    flat = X.reshape(n, -1)
+    # The others may tell classes by where in the window a cue is; a net that pools over time must
+    # not (by design), so its classes differ in which features, every frame.
+    pooled = kind == "attn-cnn"
+    flat = X.transpose(0, 2, 1).reshape(n, -1) if pooled else X.reshape(n, -1)
     size = flat.shape[1]
     for c in range(N_CLASSES):
         cols = np.arange(c * size // N_CLASSES, (c + 1) * size // N_CLASSES)
         flat[np.ix_(y == c, cols)] += 1.5
-    return flat.reshape(X.shape).astype(np.float32), y.astype(np.int64)
+    X = flat.reshape(n, shape[1], shape[0]).transpose(0, 2, 1) if pooled else flat.reshape(X.shape)
+    return np.ascontiguousarray(X, dtype=np.float32), y.astype(np.int64)
 
 
 @pytest.fixture(scope="module", params=list(TINY))
@@ -153,6 +159,11 @@ def test_shapes_recipes_and_errors():
     assert isinstance(make_net("cnn1d", (K,), 4), Cnn1d)
     assert isinstance(make_net("cnn2d", SPEC.image_shape, 4), Cnn2d)
     assert isinstance(make_net("crnn", SPEC.sequence_shape, 4), CnnBiLstm)
+    attention = make_net("attn-cnn", (87, 40), 4)
+    assert isinstance(attention, AttentionCnn) and sum(p.numel() for p in attention.parameters()) <= 500_000
+    assert make_net("attn-cnn", (20, 40), 4).eval()(torch.zeros(3, 20, 40)).shape == (3, 4)  # any window length
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        make_net("attn-cnn", (1, 40), 4)
     assert make_net("cnn1d", 3, 4)(torch.zeros(2, 3)).shape == (2, 4)  # fewer features than the kernel
     for kind in TINY:
         assert tiny(kind).eval()(torch.zeros(5, *tiny(kind).input_shape)).shape == (5, N_CLASSES)
