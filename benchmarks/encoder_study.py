@@ -548,8 +548,36 @@ def costs(table: dict, wheels: Path, cache: Path, n_clips: int = 60) -> dict:
                 "mel_note": "power mel by librosa.stft here (numpy FFT on a device)",
             },
         }
+    out["int8"] = int8(se, rz, ge2e, signals, hop_batch, one_partial, cache)
     out["rss"] = rss(wheels, onnx_path)
     return out
+
+
+def int8(se: SpeechEmbedding, rz: Resemblyzer, ge2e, signals, hop_batch, one_partial, cache: Path) -> dict:
+    """onnxruntime's dynamic int8 quantization of both encoders: ms per hop and how close the
+    embeddings stay (cosine of the utterance embeddings; relative error of speech_embedding's)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    (cache / "embedding_model.onnx").write_bytes(se.emb_bytes)
+    quantize_dynamic(cache / "embedding_model.onnx", cache / "embedding_model.int8.onnx", weight_type=QuantType.QInt8)
+    quantize_dynamic(cache / "ge2e.onnx", cache / "ge2e.int8.onnx", weight_type=QuantType.QInt8)
+    emb8 = _session((cache / "embedding_model.int8.onnx").read_bytes())
+    ge2e8 = _session((cache / "ge2e.int8.onnx").read_bytes())
+    cosines, errors = [], []
+    for signal in signals:
+        mels = rz.partials(signal)
+        a, b = ge2e.run(None, {"mels": mels})[0].mean(axis=0), ge2e8.run(None, {"mels": mels})[0].mean(axis=0)
+        cosines.append(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
+    e32, e8 = se.emb.run(None, {"input_1": hop_batch})[0], emb8.run(None, {"input_1": hop_batch})[0]
+    errors.append(float(np.abs(e32 - e8).mean() / np.abs(e32).mean()))
+    return {
+        "resemblyzer_ms_per_partial_fp32": round(_best_ms(lambda: ge2e.run(None, {"mels": one_partial})), 2),
+        "resemblyzer_ms_per_partial_int8": round(_best_ms(lambda: ge2e8.run(None, {"mels": one_partial})), 2),
+        "resemblyzer_int8_cosine_to_fp32_mean": round(float(np.mean(cosines)), 3),
+        "speech_embedding_ms_per_6_fp32": round(_best_ms(lambda: se.emb.run(None, {"input_1": hop_batch})), 2),
+        "speech_embedding_ms_per_6_int8": round(_best_ms(lambda: emb8.run(None, {"input_1": hop_batch})), 2),
+        "speech_embedding_int8_relative_error": round(errors[0], 3),
+    }
 
 
 _RSS_CHILD = r"""
@@ -701,7 +729,7 @@ def markdown(result: dict) -> str:
         name, model = key.rsplit(" / ", 1)
         cells = [f"{row['loco/cold']['per_corpus'][k]:.2f} / {row['loco/speaker-z']['per_corpus'][k]:.2f}" for k in CORPORA]
         lines.append(f"| {name} | {model} | " + " | ".join(cells) + " |")
-    se, rz, mem = c["speech_embedding"], c["resemblyzer"], c["rss"]
+    se, rz, mem, q = c["speech_embedding"], c["resemblyzer"], c["rss"], c["int8"]
     heard = [k for k in next(iter(result["online"].values()))]
     lines += [
         "",
@@ -736,6 +764,15 @@ def markdown(result: dict) -> str:
         "(the shipped model's whole device loop measures 99 MB in edge-bench against a 100 MB budget, 6.9 ms p95 against 10 ms). "
         "Streamed hop: speech_embedding's mel model on the new 0.5 s plus 6 new embeddings; resemblyzer's partials start "
         "from a zero LSTM state, so each hop runs one whole 1.6 s partial.",
+        "",
+        f"Dynamic int8 (onnxruntime.quantization.quantize_dynamic, accuracy not re-measured): GE2E "
+        f"{q['resemblyzer_ms_per_partial_fp32']} -> {q['resemblyzer_ms_per_partial_int8']} ms per partial, but its utterance "
+        f"embeddings keep a mean cosine of only {q['resemblyzer_int8_cosine_to_fp32_mean']} to float (its input is a power "
+        f"mel, not a log one); speech_embedding {q['speech_embedding_ms_per_6_fp32']} -> {q['speech_embedding_ms_per_6_int8']} ms "
+        f"per 6 embeddings (slower), relative error {q['speech_embedding_int8_relative_error']}. Neither is a free saving.",
+        "",
+        "The two encoders here were checked once (scratch script, 4 clips) against the wheels' own code, "
+        "openwakeword.utils.AudioFeatures._get_embeddings and resemblyzer.VoiceEncoder.embed_utterance: identical outputs.",
         "",
         "## Licences (as the files say)",
         "",
