@@ -37,7 +37,9 @@ the model hears does not depend on them, so each stream goes through the live lo
 decision layer (`EmotionSmoother`, then `CuePlanner`: the service's logic after `Listener.hear`) is
 replayed on its windows for every setting of a grid; the replay at the config's own settings must
 give exactly the live loop's cues, or the sweep stops. Settings are chosen on the tuning half of the
-held-out speakers and reported on the test half.
+held-out speakers and reported on the test half. At the chosen settings it then sweeps the motor's
+own confidence (`CueSettings.vibrate_confidence`, MOTOR_GRID): the LED shows a new emotion at once,
+the motor buzzes it only once it is that sure (`choose_motor` says which level is taken).
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ GRID = {
     "hold_seconds": (1.0, 2.0, 3.0),
     "idle_seconds": (2.0, 4.0),
 }
+# The motor's own confidence (CueSettings.vibrate_confidence), swept at the chosen decision settings.
+MOTOR_GRID = (0.0, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
 class ConversationError(TonecueError, RuntimeError):
@@ -174,6 +178,7 @@ class Tally:
             "vibrations": self.vibrations,
             "wrong_vibrations": self.wrong_vibrations,
             "wrong_vibrations_per_minute": _ratio(self.wrong_vibrations, self.minutes),
+            "right_vibrations_per_minute": _ratio(self.vibrations - self.wrong_vibrations, self.minutes),
             "median_seconds_to_correct_cue": _finite(np.median(self.latencies)) if self.latencies else None,
             "median_seconds_to_correct_cue_at_mood_changes": _finite(np.median(changes)) if changes else None,
             "sentences_cued_correctly": _ratio(sum(math.isfinite(t) for t in self.latencies), len(self.latencies)),
@@ -597,8 +602,9 @@ def to_markdown(r: dict) -> str:
         f"benchmarks/results/conversation`.",
         "",
         "| condition | speakers | streams | min | correct | shown | precision | wrong vibrations / min | "
-        "median s to correct cue (at mood changes) | sentences cued right | neutral as neutral |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "right vibrations / min | median s to correct cue (at mood changes) | sentences cued right | "
+        "neutral as neutral |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for condition in r["conditions"]:
         for group, row in r["rows"][condition].items():
@@ -608,7 +614,7 @@ def to_markdown(r: dict) -> str:
                 f"| {_condition_name(condition, snr)} | {bold}{group}{bold} | {row['streams']}{limited} | "
                 f"{row['minutes']:.1f} | {bold}{_f(row['correct'])}{bold} | {_f(row['shown'])} | "
                 f"{bold}{_f(row['precision'])}{bold} | {_f(row['wrong_vibrations_per_minute'])} | "
-                f"{_s(row['median_seconds_to_correct_cue'])} ({_s(row['median_seconds_to_correct_cue_at_mood_changes'])}) | "
+                f"{_f(row['right_vibrations_per_minute'])} | {_s(row['median_seconds_to_correct_cue'])} ({_s(row['median_seconds_to_correct_cue_at_mood_changes'])}) | "
                 f"{_f(row['sentences_cued_correctly'])} | {_f(row['neutral_as_neutral'])} |")
     labels = r["model"]["labels"]
     lines += ["", "Recall over time per class (share of its speech time shown as itself), and what was shown "
@@ -688,10 +694,24 @@ def choose(rows: list[dict]) -> tuple[int | None, bool]:
     return None, False
 
 
+def choose_motor(rows: list[dict]) -> tuple[int, bool]:
+    """The motor's confidence, judged on the tuning half: the lowest of MOTOR_GRID whose wrong
+    vibrations are within the target clean and in noise (the lowest keeps the most right buzzes and
+    the quickest); if none is, the one with the fewest wrong vibrations. Returns its index and
+    whether it met the target."""
+    def wrong(r):
+        return max(r["tuning"][c]["wrong_vibrations_per_minute"] or 0.0 for c in (CLEAN, NOISY))
+
+    within = [i for i, r in enumerate(rows) if wrong(r) <= TARGETS["wrong_vibrations_per_minute"]]
+    if within:
+        return min(within, key=lambda i: rows[i]["vibrate_confidence"]), True
+    return min(range(len(rows)), key=lambda i: (wrong(rows[i]), rows[i]["vibrate_confidence"])), False
+
+
 def _brief(summary: dict) -> dict:
     """A sweep row's figures, to 4 decimals (433 settings x 4 pools: the file stays readable)."""
-    keys = ("correct", "shown", "precision", "wrong_vibrations_per_minute", "median_seconds_to_correct_cue",
-            "median_seconds_to_correct_cue_at_mood_changes", "neutral_as_neutral")
+    keys = ("correct", "shown", "precision", "wrong_vibrations_per_minute", "right_vibrations_per_minute",
+            "median_seconds_to_correct_cue", "median_seconds_to_correct_cue_at_mood_changes", "neutral_as_neutral")
     return {k: None if summary[k] is None else round(summary[k], 4) for k in keys}
 
 
@@ -716,18 +736,24 @@ def run_sweep(model_path: Path, config: Config, data: Path, seed: int, snr_db: f
     settings = grid_settings(config.decision)
     if config.decision not in settings:
         settings.append(config.decision)
-    rows = []
-    for decision in settings:
-        row = {"decision": decision.to_dict()}
+    def scored(decision: DecisionSettings, cues: CueSettings) -> dict:
+        """{half: {condition: brief summary}} of the tracks replayed with these settings."""
+        out = {}
         for half, members in halves.items():
-            row[half] = {}
+            out[half] = {}
             for condition in (CLEAN, NOISY):
-                tallies = [score(streams[i].sentences, replay(model.labels, tracks[i, condition], decision, config.cues),
+                tallies = [score(streams[i].sentences, replay(model.labels, tracks[i, condition], decision, cues),
                                  streams[i].seconds, model.labels) for i in members if (i, condition) in tracks]
-                row[half][condition] = _brief(summed(tallies, model.labels).summary())
-        rows.append(row)
+                out[half][condition] = _brief(summed(tallies, model.labels).summary())
+        return out
+
+    rows = [{"decision": decision.to_dict(), **scored(decision, config.cues)} for decision in settings]
     best, met = choose(rows)
     base = settings.index(config.decision)
+    decided = settings[best if best is not None else base]
+    motor = [{"vibrate_confidence": level, **scored(decided, config.cues.override({"vibrate_confidence": level}))}
+             for level in MOTOR_GRID]
+    motor_chosen, motor_met = choose_motor(motor)
     return {
         "benchmark": "decision sweep",
         "model": describe_model(model_path, model, data),
@@ -741,6 +767,10 @@ def run_sweep(model_path: Path, config: Config, data: Path, seed: int, snr_db: f
         "chosen": best,
         "chosen_meets_precision": met,
         "base": base,
+        "motor_grid": list(MOTOR_GRID),
+        "motor": motor,
+        "motor_chosen": motor_chosen,
+        "motor_meets_target": motor_met,
         "targets": TARGETS,
         "machine": describe_machine(),
         "wall_seconds": time.perf_counter() - t0,
@@ -790,6 +820,7 @@ def sweep_markdown(r: dict, image: str) -> str:
     snr = r["snr_db"]
     base = r["rows"][r["base"]]
     chosen = r["rows"][r["chosen"]] if r["chosen"] is not None else None
+    motor = r["motor"][r["motor_chosen"]]
 
     def settings(row):
         d = row["decision"]
@@ -837,7 +868,8 @@ def sweep_markdown(r: dict, image: str) -> str:
         "",
         verdict + f" Defaults: {settings(base)}.",
         *([] if chosen is None else ["", "In a config file (`tonecue.toml`):", "", "```toml", "[decision]",
-                                     *(f"{k} = {v}" for k, v in chosen["decision"].items()), "```"]),
+                                     *(f"{k} = {v}" for k, v in chosen["decision"].items()), "", "[cues]",
+                                     f"vibrate_confidence = {motor['vibrate_confidence']}", "```"]),
         "",
         "| settings | half | condition | correct | shown | precision | wrong vibrations / min | "
         "median s to correct cue (at mood changes) | neutral as neutral |",
@@ -847,6 +879,22 @@ def sweep_markdown(r: dict, image: str) -> str:
         for half in ("tuning", "test"):
             for condition in (CLEAN, NOISY):
                 lines.append(line(name, row, half, condition))
+    wanted = t["wrong_vibrations_per_minute"]
+    lines += ["", "**The motor.** At the chosen settings (else the defaults), the motor may ask for more "
+              "confidence than the LED (`[cues] vibrate_confidence`: a new emotion is lit at once and buzzes "
+              "only once its confidence reaches it). Rule: on the tuning half, the lowest level with at most "
+              f"{wanted:g} wrong vibrations a minute clean and in noise (it keeps the most right buzzes), else the "
+              "one with the fewest. " + (f"**Chosen: {motor['vibrate_confidence']:g}.**" if r["motor_meets_target"]
+                                         else f"**None reaches {wanted:g}; the fewest: {motor['vibrate_confidence']:g}.**"),
+              "", "| motor confidence | half | condition | right vibrations / min | wrong vibrations / min | "
+              "median s to correct cue |", "|---:|---|---|---:|---:|---:|"]
+    for row in r["motor"]:
+        for half in ("tuning", "test"):
+            for condition in (CLEAN, NOISY):
+                x = row[half][condition]
+                lines.append(f"| {row['vibrate_confidence']:g} | {half} | {_condition_name(condition, snr)} | "
+                             f"{_f(x['right_vibrations_per_minute'])} | {_f(x['wrong_vibrations_per_minute'])} | "
+                             f"{_s(x['median_seconds_to_correct_cue'])} |")
     lines += ["", f"![precision against shown]({image})", "",
               "Each point is one setting; the dashed lines are the precision targets, the dotted one the least "
               "shown share for a recommendation. Best correct share, "

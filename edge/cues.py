@@ -183,6 +183,12 @@ class CueSettings(Settings):
         An emotion shown again within this long of its own last vibration (the same voice after
         a pause, or after a moment of "not sure") lights the LED without vibrating again: a
         vibration tells of a change of emotion, not of every sentence. 0 vibrates every time.
+    vibrate_confidence: 0.9
+        The motor starts a new emotion's rhythm only once its smoothed confidence reaches this; until
+        then the LED shows it (dimmer) and the buzz waits. A wrong buzz costs the wearer more than
+        a wrong colour they can glance at, so the motor asks for more than the LED's threshold
+        (chosen on the conversation benchmark, `benchmarks/results/decision-sweep.md`: wrong
+        vibrations 2.0 -> 0.4 a minute on its test half, right ones 4.5 -> 2.2). 0: every shown cue.
     error_color: "#ff8000" (amber), error_blink: (0.5, 1.5)
         The fault cue (no microphone, no model): a slow blink of this colour, on and off seconds.
         It never vibrates.
@@ -198,6 +204,7 @@ class CueSettings(Settings):
     brightness_step: float = 0.1
     cooldown_seconds: float = 3.0
     repeat_seconds: float = 10.0
+    vibrate_confidence: float = 0.9
     error_color: RGB = (255, 128, 0)
     error_blink: tuple[float, float] = (0.5, 1.5)
     unsure_color: RGB = (255, 255, 255)
@@ -229,6 +236,8 @@ class CueSettings(Settings):
             problems.append(f"cooldown_seconds must be >= 0, got {self.cooldown_seconds}")
         if self.repeat_seconds < 0:
             problems.append(f"repeat_seconds must be >= 0, got {self.repeat_seconds}")
+        if not 0 <= self.vibrate_confidence <= 1:
+            problems.append(f"vibrate_confidence must be in [0, 1], got {self.vibrate_confidence}")
         for name in ("error_color", "unsure_color"):
             try:
                 object.__setattr__(self, name, parse_color(getattr(self, name), name))
@@ -406,7 +415,8 @@ class CuePlanner:
             recent = now - self._buzzed.get(decision.label, -math.inf) < s.repeat_seconds
             self._pending_buzz = (shown is None or shown.kind != "error" or decision.changed) and not recent
         cooling = now - max(self._buzzed.values(), default=-math.inf) < s.cooldown_seconds
-        vibrate = self._pending_buzz and bool(pattern.rhythm) and not cooling
+        sure = decision.confidence >= s.vibrate_confidence
+        vibrate = self._pending_buzz and bool(pattern.rhythm) and not cooling and sure
         if not (new_label or vibrate or abs(brightness - shown.brightness) >= s.brightness_step - 1e-9):
             return None
         if vibrate:

@@ -253,6 +253,19 @@ def test_short_of_the_targets_the_sweep_takes_the_fewest_wrong_vibrations_among_
     assert conv.choose(rows) == (1, False)  # a point of precision is not worth three times the buzzing
 
 
+def _motor(level, clean_wrong, noisy_wrong):
+    tuning = {conv.CLEAN: {"wrong_vibrations_per_minute": clean_wrong},
+              conv.NOISY: {"wrong_vibrations_per_minute": noisy_wrong}}
+    return {"vibrate_confidence": level, "tuning": tuning}
+
+
+def test_the_motor_takes_the_lowest_confidence_that_keeps_wrong_buzzes_within_the_target():
+    rows = [_motor(0.0, 1.9, 2.4), _motor(0.8, 0.6, 0.45), _motor(0.85, 0.4, 0.5), _motor(0.9, 0.2, 0.1)]
+    assert conv.choose_motor(rows) == (2, True)  # 0.8 is within the target clean but not in noise
+    assert conv.choose_motor(rows[:2]) == (1, False)  # none within it: the fewest wrong buzzes
+    assert conv.choose_motor([_motor(0.9, 0.7, 0.7), _motor(0.95, 0.7, 0.7)]) == (0, False)  # a tie: the lower
+
+
 # --- the command, on the real held-out speakers ---------------------------------------------------
 
 

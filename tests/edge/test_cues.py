@@ -265,6 +265,25 @@ def test_the_same_emotion_back_after_a_pause_lights_without_a_second_buzz():
         CueSettings(repeat_seconds=-1.0)
 
 
+def test_the_motor_waits_for_more_confidence_than_the_led():
+    planner = CuePlanner(CueSettings(vibrate_confidence=0.85))
+    shown = planner.plan(decision("sad", confidence=0.75), 0.0)
+    assert shown.kind == "emotion" and shown.label == "sad" and not shown.vibrate  # lit, not felt
+    assert planner.plan(decision("sad", confidence=0.8), 0.5) is None
+    assert planner.plan(decision("sad", confidence=0.9), 1.0).vibrate  # sure enough now: it buzzes once
+    assert planner.plan(decision("sad", confidence=0.95), 1.5) is None
+    unsure = planner.plan(decision("happy", confidence=0.7), 5.0)
+    assert unsure.label == "happy" and not unsure.vibrate
+    assert not planner.plan(decision("angry", confidence=0.8), 6.0).vibrate  # a change that never got sure
+    assert planner.plan(decision(None, voiced=True), 6.5).kind == "unsure"
+    assert planner.plan(decision("angry", confidence=0.9), 7.0).vibrate  # back, and sure of it
+    assert not CuePlanner().plan(decision("sad", confidence=0.75), 0.0).vibrate  # the default asks for 0.9
+    assert CuePlanner(CueSettings(vibrate_confidence=0.0)).plan(decision("sad", confidence=0.75), 0.0).vibrate
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(CueError, match="vibrate_confidence must be"):
+            CueSettings(vibrate_confidence=bad)
+
+
 def test_error_then_recovery_restores_the_view_without_a_buzz():
     planner = CuePlanner()
     planner.plan(decision("sad"), 0.0)
