@@ -197,6 +197,18 @@ class Cnn2d(_Net):
         return self.head(self.features(self.normalize(x)))
 
 
+def _frame_input(input_shape: Sequence[int], kernel_size: int, min_frames: int, name: str) -> tuple[tuple[int, int], int]:
+    """A frame-sequence net's checked (frames, features) and its feature count."""
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name} takes (frames, features), got {shape}")
+    if kernel_size % 2 != 1:
+        raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
+    if shape[0] < min_frames:
+        raise ValueError(f"{name} needs at least {min_frames} frames, got {shape[0]}")
+    return shape, shape[1]
+
+
 class CnnBiLstm(_Net):
     """CNN front end and bidirectional LSTM on (n, frames, features): the seed's (50, 40) sequence.
 
@@ -219,15 +231,8 @@ class CnnBiLstm(_Net):
         hidden: int = 128,
         dropout: float = 0.5,
     ) -> None:
-        input_shape = tuple(int(d) for d in input_shape)
-        if len(input_shape) != 2:
-            raise ValueError(f"CnnBiLstm takes (frames, features), got {input_shape}")
-        frames, n_feat = input_shape
+        input_shape, n_feat = _frame_input(input_shape, kernel_size, pool, "CnnBiLstm")
         super().__init__(input_shape, n_classes, (1, 1, n_feat))
-        if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
-        if frames < pool:
-            raise ValueError(f"CnnBiLstm needs at least {pool} frames, got {frames}")
         self._config = {
             "input_shape": list(input_shape), "n_classes": self.n_classes, "conv_channels": conv_channels,
             "kernel_size": kernel_size, "pool": pool, "hidden": hidden, "dropout": dropout,
@@ -273,15 +278,8 @@ class AttentionCnn(_Net):
         attention: int = 64,
         dropout: float = 0.3,
     ) -> None:
-        input_shape = tuple(int(d) for d in input_shape)
-        if len(input_shape) != 2:
-            raise ValueError(f"AttentionCnn takes (frames, features), got {input_shape}")
-        frames, n_feat = input_shape
+        input_shape, n_feat = _frame_input(input_shape, kernel_size, 2, "AttentionCnn")
         super().__init__(input_shape, n_classes, (1, 1, n_feat))
-        if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd (same padding), got {kernel_size}")
-        if frames < 2:
-            raise ValueError(f"AttentionCnn needs at least 2 frames, got {frames}")
         c1, c2, c3 = (int(c) for c in channels)
         self._config = {
             "input_shape": list(input_shape), "n_classes": self.n_classes, "channels": [c1, c2, c3],
