@@ -28,7 +28,7 @@ def test_what_the_trainer_writes(synthetic):
     assert config["bandwidth_hz"] == 11025
     assert config["augmentation"] is None and config["conditions"] == {}
     assert config["budget"]["featurewiz_rows"] == 400 and config["featurewiz_corr_limit"] == 0.7
-    assert config["budget"]["epochs"] == {"cnn1d": 2, "cnn2d": 2, "crnn": 1}
+    assert config["budget"]["epochs"] == {"cnn1d": 2, "cnn2d": 2, "crnn": 1, "attn-cnn": 1}  # the quick budget of every net kind
     hyper = config["hyperparameters"]
     assert hyper["rf"]["classifier"]["n_estimators"] == 200 and hyper["rf"]["scale"] is False
     assert hyper["svm"]["classifier"]["kernel"] == "rbf" and hyper["svm"]["scale"] is True
