@@ -14,11 +14,13 @@ a training run fills) and its first augmented copy (`tonecue.train.augment.Augme
   range, the linear slope and the mean absolute frame-to-frame change of each;
 - **paraling+seqms**: those and only the mean and standard deviation of each (80).
 
-Training side, as `tonecue-train --normalize speaker --augment 1` builds it: each training speaker
-standardized by its own statistics, the same windows standardized by the prior alone (the "cold"
-copy), and the augmented copy as a speaker of its own. Test side: "online" (the device's running
-estimate, `tonecue.train.run.online_normalized`), "cold" (the prior alone) and "full" (the
-speaker's own statistics: optimistic). Speaker-grouped 5-fold CV on the project's folds; a clip's
+Training side, close to what `tonecue-train --normalize speaker --augment 1` builds: each training
+speaker standardized by its own statistics, the same windows standardized by the prior alone (the
+"cold" copy), and the augmented copy as a speaker of its own. Two differences from the run's
+`_normalize_split`: here the prior comes from the clean training windows only and the augmented
+copy gets no cold copy. Test side: "online" (the device's running estimate,
+`tonecue.train.run.online_normalized`), "cold" (the prior alone) and "full" (the speaker's own
+statistics: optimistic). Speaker-grouped 5-fold CV on the project's folds; a clip's
 decision is its windows' mean probability. Models (scikit-learn, fixed settings, nothing tuned on
 the test folds): RBF SVM (C 1, the shipped kind), the same after a PCA to 67 dimensions fitted on
 the training side ("svm-pca67": support vectors as small as today's), histogram gradient

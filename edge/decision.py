@@ -68,7 +68,8 @@ class DecisionSettings(Settings):
     test speakers, against the previous 0.5 / 0.7 / 1 / 2 s / 4 s, precision 0.57 -> 0.68, the
     share of speech time cued right 0.18 -> 0.24 and the median time to the right cue "never" ->
     2.8 s, at the cost of more wrong vibrations (1.4 -> 2.7 a minute; 2.0 since the cues no longer
-    buzz again for an emotion that comes back after a pause, `CueSettings.repeat_seconds`).
+    buzz again for an emotion that comes back after a pause, `CueSettings.repeat_seconds`; 0.4
+    since the motor waits for more confidence than the LED, `CueSettings.vibrate_confidence`).
     """
 
     smoothing: float = 0.8

@@ -232,7 +232,7 @@ def _fit_split(
 ) -> _Fitted:
     """Select features on the training windows, fit every model, predict the test windows.
 
-    normalized: the vector input standardized per speaker (`_normalized_kind`), or None.
+    normalized: the vector input standardized per speaker (derived once in `run_training`), or None.
     copies: which rows of `ws` are augmented copies (`_with_copies`): they train and fit, never
     validate or test."""
     from tonecue.train.classic import fit_classic, select_features
