@@ -10,6 +10,10 @@ frontend computes one of four model inputs:
 - "paraling": paralinguistic functionals of the window (`tonecue.edge.paraling`: pitch, voice
               quality, formants, spectral shape, loudness contour), level-invariant by
               construction; meant for windows of about 2 s (`FrontendSpec(window_frames=...)`).
+- "paraling-mfcc": the paraling vector, then eight functionals over time (`FRAME_FUNCTIONALS`) of
+              each column of the window's sequence: its MFCCs and coarse log-mel bands. The
+              paralinguistic descriptors miss the spectral envelope's detail over time, which is
+              where the wider input's gain lies (benchmarks/results/window-model-study.md).
 
 Every number matches the librosa call it replaces (see dsp.py and the parity tests). Successive
 windows of one stream share most of their frames; `StreamingFeaturizer` computes each shared frame's
@@ -27,10 +31,29 @@ from . import dsp
 from .paraling import ParalingSettings, ParalinguisticFrontend, ParalinguisticWindows
 from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
 
-KINDS = ("stats", "image", "sequence", "paraling")
+KINDS = ("stats", "image", "sequence", "paraling", "paraling-mfcc")
 #: The inputs that are one vector per window: what the classic models read and what speaker
 #: normalization standardizes.
-VECTOR_KINDS = ("stats", "paraling")
+VECTOR_KINDS = ("stats", "paraling", "paraling-mfcc")
+#: The inputs that hold the paralinguistic functionals (a contract states their settings).
+PARALING_KINDS = ("paraling", "paraling-mfcc")
+#: What "paraling-mfcc" takes of each sequence column over the window's frames, in order.
+FRAME_FUNCTIONALS = ("mean", "std", "p20", "p50", "p80", "p20_p80_range", "slope", "mean_abs_delta")
+
+
+def frame_functionals(frames: np.ndarray) -> np.ndarray:
+    """(frames, k) rows -> (8k,) values: every functional of FRAME_FUNCTIONALS of each column,
+    functional by functional. slope: least-squares change per frame; mean_abs_delta: mean absolute
+    difference of successive frames (how fast the column moves). Computed in float64."""
+    x = np.asarray(frames, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"frame functionals need (frames >= 2, columns) rows, got shape {x.shape}")
+    t = np.arange(x.shape[0]) - (x.shape[0] - 1) / 2
+    p20, p50, p80 = np.percentile(x, [20, 50, 80], axis=0)
+    return np.concatenate([
+        x.mean(axis=0), x.std(axis=0), p20, p50, p80, p80 - p20,
+        t @ x / (t @ t), np.abs(np.diff(x, axis=0)).mean(axis=0),
+    ])
 
 
 def paraling_settings(spec: FrontendSpec) -> ParalingSettings:
@@ -149,8 +172,14 @@ class Frontend:
         self.output_shape(kind)  # validates kind
         if kind == "paraling":
             return self.paraling.functionals(window)
+        if kind == "paraling-mfcc":
+            return self.paraling_mfcc(self.paraling.functionals(window), self.features(window, "sequence"))
         bands = _workspace(self.spec).band_powers(window, self._all_frames, self._banks[kind])
         return self._from_bands(window, bands, kind)
+
+    def paraling_mfcc(self, paraling: np.ndarray, sequence: np.ndarray) -> np.ndarray:
+        """The "paraling-mfcc" vector of a window from its paraling vector and its sequence."""
+        return np.concatenate([paraling, frame_functionals(sequence)]).astype(self.dtype, copy=False)
 
     def stats(self, window: np.ndarray) -> np.ndarray:
         return self.features(window, "stats")
@@ -189,6 +218,10 @@ class Frontend:
             return spec.sequence_shape
         if kind == "paraling":
             return (self.paraling.n_features,)
+        if kind == "paraling-mfcc":
+            if spec.window_frames < 2:
+                raise SpecError(f"the paraling-mfcc input takes functionals over frames: a window needs at least 2, not {spec.window_frames}")
+            return (self.paraling.n_features + len(FRAME_FUNCTIONALS) * spec.sequence_shape[1],)
         raise ValueError(f"unknown input kind {kind!r}; expected one of {KINDS}")
 
     def feature_names(self, kind: str) -> list[str]:
@@ -197,6 +230,10 @@ class Frontend:
             return self.spec.stats_feature_names()
         if kind == "paraling":
             return self.paraling.feature_names()
+        if kind == "paraling-mfcc":
+            spec = self.spec
+            columns = [f"mfcc_{i}" for i in range(spec.image_n_mfcc)] + [f"logmel_{i}" for i in range(spec.image_n_mels)]
+            return self.paraling.feature_names() + [f"{c}_{f}" for f in FRAME_FUNCTIONALS for c in columns]
         raise ValueError(f"only the vector inputs {VECTOR_KINDS} have named entries, not {kind!r}")
 
     # --- internals -----------------------------------------------------------------------------
@@ -267,12 +304,16 @@ class StreamingFeaturizer:
         self.frontend = frontend
         self.kind = kind
         # The paralinguistic descriptors keep their own frame cache (same rule: interior frames).
-        self._paraling = ParalinguisticWindows(frontend.paraling) if kind == "paraling" else None
+        self._paraling = ParalinguisticWindows(frontend.paraling) if kind in PARALING_KINDS else None
+        # "paraling-mfcc" streams its sequence part too, through a featurizer of its own.
+        self._sequence = StreamingFeaturizer(frontend, "sequence") if kind == "paraling-mfcc" else None
         self._bank = None if self._paraling else frontend._banks[kind]
         self.reset()
 
     def reset(self) -> None:
         """Forget cached frames (after a gap or a jump in the stream)."""
+        if self._sequence is not None:
+            self._sequence.reset()
         if self._paraling is not None:
             self._paraling.reset()
             return
@@ -289,6 +330,8 @@ class StreamingFeaturizer:
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         fe = self.frontend
         window = fe.check_window(window)
+        if self._sequence is not None:
+            return fe.paraling_mfcc(self._paraling(window, start), self._sequence(window, start))
         if self._paraling is not None:
             return self._paraling(window, start)
         hop = fe.spec.hop_length
@@ -351,7 +394,7 @@ def featurize_clip(
 
     signal: mono samples at `spec.sample_rate` (`load_audio(path)` reads at the default 22,050 Hz).
     spec: the frontend settings (default: the seed's, `FrontendSpec()`). kind: "stats", "image",
-    "sequence" or "paraling". hop_frames: frames between window starts (default 22, about 0.51 s).
+    "sequence", "paraling" or "paraling-mfcc". hop_frames: frames between window starts (default 22, about 0.51 s).
     """
     spec = FrontendSpec() if spec is None else spec
     featurizer = StreamingFeaturizer(frontend_for(spec), kind)

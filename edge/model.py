@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import TonecueError
-from .frontend import KINDS, VECTOR_KINDS, Frontend, StreamingFeaturizer, frontend_for, paraling_settings
+from .frontend import KINDS, PARALING_KINDS, VECTOR_KINDS, Frontend, StreamingFeaturizer, frontend_for, paraling_settings
 from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
 from .runtime import open_session
 from .normalize import NormalizationError, NormalizationSettings, cold_normalize
@@ -93,7 +93,7 @@ class ModelContract:
             "normalization": self.normalization.to_dict(),
             # What the spec's "paraling" input derives from it, so that a device whose defaults
             # differ refuses the model instead of computing other numbers under the same names.
-            "paraling": paraling_settings(self.spec).to_dict() if self.input_kind == "paraling" else None,
+            "paraling": paraling_settings(self.spec).to_dict() if self.input_kind in PARALING_KINDS else None,
             "calibration": {"temperature": self.temperature},
             "model": self.model_name,
             "precision": self.precision,
@@ -173,7 +173,7 @@ class ModelContract:
             precision=str(values.get("precision", "fp32")),
             training=values.get("training") or {},
         )
-        if kind == "paraling":
+        if kind in PARALING_KINDS:
             stated = values.get("paraling")
             try:
                 derived = paraling_settings(spec).to_dict()

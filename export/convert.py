@@ -10,7 +10,8 @@ Every file has one float32 input named "input" (batch axis dynamic) and one outp
 (`ModelContract.to_metadata()`), so `tonecue.edge.model.EmotionModel` can load it alone. What
 route a model takes is its kind's family (`tonecue.train.models`):
 
-* classic scikit-learn pipelines (rf, svm, dt) go through skl2onnx. Their input is the *selected*
+* classic scikit-learn pipelines (rf, svm, dt, ...) go through skl2onnx (the kernel model through
+  this project's converter, `tonecue.export.kernel_onnx`). Their input is the *selected*
   statistics (float32, as they were fitted); the device picks those columns itself from the
   contract's `selected_features`. The probabilities come out as a plain tensor (zipmap off); the
   label output is dropped. Opsets are capped (ai.onnx 17, ai.onnx.ml 3; skl2onnx then writes
@@ -144,6 +145,9 @@ def classic_to_onnx(model: Any):
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
 
+    from tonecue.export import kernel_onnx
+
+    kernel_onnx.register()  # the kernel model's converter (skl2onnx has none for Nyström features)
     pipeline = model.pipeline
     k = len(model.indices)
     classifier = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline

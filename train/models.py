@@ -2,7 +2,7 @@
 
     from tonecue.train import models
     kind = models.get("cnn2d")          # ModelKind: title, family, input, budget, quantization, ...
-    models.names()                      # ("rf", "svm", "dt", "svm-paraling", "cnn1d", "cnn2d", "crnn", "attn-cnn")
+    models.names()                      # ("rf", "svm", "dt", "svm-paraling", "klr-paraling-mfcc", "cnn1d", ...)
     models.resolve("tree")              # "dt": aliases are accepted where a person types a name
 
 The CLI, the run (`tonecue.train.run`), the classic models and the nets, the run folder, the ONNX
@@ -104,7 +104,7 @@ class ModelKind:
     name: its one name (CLI, run folder, library, exported contract, reports).
     title: how reports call it. aliases: other names a person may type.
     family: "classic" (a scikit-learn classifier, joblib in the run folder) or "net" (torch).
-    input_kind: the frontend output it reads: "stats", "image", "sequence" or "paraling".
+    input_kind: the frontend output it reads (`tonecue.edge.frontend.KINDS`).
     reads_selection: it reads the featurewiz-selected statistics (otherwise its whole input).
     factory, params: what builds it (see the module docstring); params are its hyperparameters.
     scale: classic only: a StandardScaler goes first (an RBF kernel needs features of one scale).
@@ -272,6 +272,18 @@ register(ModelKind(
     factory="sklearn.svm:SVC", params={"kernel": "rbf", "probability": True}, scale=True,
     quantization=Quantization(
         "SVMClassifier (ai.onnx.ml), as the SVM on the statistics: no int8 kernel in onnxruntime"
+    ),
+))
+register(ModelKind(
+    name="klr-paraling-mfcc", title="kernel logistic regression (Nyström RBF), paralinguistic + MFCC",
+    family="classic", input_kind="paraling-mfcc", reads_selection=False, aliases=("klr",), in_all=False,
+    # The RBF SVM's accuracy on the 387 paraling-mfcc inputs at a fixed size (tonecue.train.kernel):
+    # 2,000 landmark windows x 387 inputs, about 3 MB, where the SVM's support vectors take 17 MB.
+    factory="tonecue.train.kernel:NystroemLogisticRegression", params={"n_components": 2000, "C": 10.0},
+    scale=True,
+    quantization=Quantization(
+        "kernel model (MatMul, Exp, MatMul): the RBF distance is a difference of large terms, which "
+        "int8 products would swamp; it stays fp32"
     ),
 ))
 # The nets' budgets keep a full dev run well under 20 minutes on two CPU cores: the 1D CNN 40

@@ -1,0 +1,59 @@
+"""The "paraling-mfcc" input: the paraling vector, then functionals over time of the sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tonecue.edge.audio import load_audio
+from tonecue.edge.cli import DEMO_CLIP
+from tonecue.edge.frontend import FRAME_FUNCTIONALS, Frontend, featurize_clip, frame_functionals
+from tonecue.edge.spec import FrontendSpec, SpecError
+
+SPEC = FrontendSpec.at_rate(16000, window_seconds=2, level_dbfs=-25)
+
+
+def test_frame_functionals_of_known_rows():
+    t = np.arange(11, dtype=np.float64)
+    rows = np.stack([3.0 * t + 1.0, np.where(t % 2 == 0, 1.0, -1.0)], axis=1)  # a ramp, an alternation
+    got = dict(zip(FRAME_FUNCTIONALS, frame_functionals(rows).reshape(len(FRAME_FUNCTIONALS), 2)))
+    np.testing.assert_allclose(got["mean"], [16.0, 1 / 11])
+    np.testing.assert_allclose(got["std"], rows.std(axis=0))
+    np.testing.assert_allclose(got["p50"], [16.0, 1.0])
+    np.testing.assert_allclose(got["p20"], np.percentile(rows, 20, axis=0))
+    np.testing.assert_allclose(got["p20_p80_range"], got["p80"] - got["p20"])
+    np.testing.assert_allclose(got["slope"], [3.0, 0.0], atol=1e-12)  # the alternation has no trend
+    np.testing.assert_allclose(got["mean_abs_delta"], [3.0, 2.0])
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (7,), (2, 3, 4)])
+def test_frame_functionals_refuse_what_is_not_rows_of_frames(shape):
+    with pytest.raises(ValueError, match=r"frame functionals need \(frames >= 2, columns\) rows"):
+        frame_functionals(np.zeros(shape))
+
+
+def test_the_vector_is_the_paraling_vector_then_the_sequence_functionals():
+    frontend = Frontend(SPEC)
+    window = load_audio(DEMO_CLIP, 16000)[: SPEC.window_samples]
+    vector = frontend.features(window, "paraling-mfcc")
+    paraling, sequence = frontend.features(window, "paraling"), frontend.features(window, "sequence")
+    n = len(paraling)
+    assert vector.shape == frontend.output_shape("paraling-mfcc") == (n + 8 * sequence.shape[1],) == (387,)
+    assert vector.dtype == np.float32 and np.isfinite(vector).all()
+    np.testing.assert_array_equal(vector[:n], paraling)
+    np.testing.assert_allclose(vector[n:], frame_functionals(sequence), rtol=1e-6, atol=1e-5)
+    names = frontend.feature_names("paraling-mfcc")
+    assert len(names) == len(vector) == len(set(names))
+    assert names[:n] == frontend.feature_names("paraling")
+    assert names[n] == "mfcc_0_mean" and names[-1] == f"logmel_{SPEC.image_n_mels - 1}_mean_abs_delta"
+
+
+def test_a_quieter_recording_gives_the_same_vector():
+    speech = load_audio(DEMO_CLIP, 16000)[: 5 * 16000]
+    loud, quiet = featurize_clip(speech, SPEC, "paraling-mfcc"), featurize_clip(speech * 0.03, SPEC, "paraling-mfcc")
+    np.testing.assert_allclose(quiet, loud, rtol=2e-3, atol=2e-3 * np.abs(loud).max())
+
+
+def test_a_window_of_one_frame_has_no_functionals_over_time():
+    with pytest.raises(SpecError, match="a window needs at least 2"):
+        Frontend(FrontendSpec(window_frames=1)).output_shape("paraling-mfcc")
