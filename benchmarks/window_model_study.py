@@ -46,6 +46,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from tonecue.edge.frontend import frame_functionals  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("TONECUE_DATA", HERE.parents[1] / "shared" / "data"))
 RESULTS = HERE / "results" / "window-model-study"
@@ -72,20 +74,12 @@ def windows(data: Path):
     return extract_windows(index, **kw), extract_windows(index, transform=augmenter, variant=1, **kw)
 
 
-def frame_functionals(frames: np.ndarray) -> np.ndarray:
-    """(n, frames, k) -> (n, 8k): mean, std, p20, p50, p80, p80 - p20, slope, mean |delta| per column."""
-    t = np.arange(frames.shape[1]) - (frames.shape[1] - 1) / 2
-    p20, p50, p80 = np.percentile(frames, [20, 50, 80], axis=1)
-    slope = (frames * t[None, :, None]).sum(1) / (t ** 2).sum()
-    return np.concatenate([frames.mean(1), frames.std(1), p20, p50, p80, p80 - p20, slope,
-                           np.abs(np.diff(frames, axis=1)).mean(1)], axis=1)
-
-
 def features(ws, name: str) -> np.ndarray:
     parts = [ws.features["paraling"].astype(np.float64)]
     frames = ws.features["sequence"].astype(np.float64)
     if name == "paraling+seq":
-        parts.append(frame_functionals(frames))
+        # The device's own "paraling-mfcc" functionals (tonecue.edge.frontend), window by window.
+        parts.append(np.stack([frame_functionals(f) for f in frames]))
     elif name == "paraling+seqms":
         parts.append(np.concatenate([frames.mean(1), frames.std(1)], axis=1))
     return np.concatenate(parts, axis=1)
