@@ -1,7 +1,7 @@
 """The one function that featurizes a window, for training and for the device alike.
 
 A window is `spec.window_samples` samples of audio (50 centred frames by default). From it the
-frontend computes one of four model inputs:
+frontend computes one of five model inputs:
 
 - "stats":    the classic models' vector: MFCC means, leading mel-band means, Burg LPC
               coefficients (without the leading 1), mean RMS, mean zero-crossing rate;
@@ -164,7 +164,7 @@ class Frontend:
         self.first_interior = -(-half // spec.hop_length)
         self.last_interior = (spec.window_samples - (spec.n_fft - half)) // spec.hop_length
 
-    # --- the four model inputs ----------------------------------------------------------------
+    # --- the five model inputs ----------------------------------------------------------------
 
     def features(self, window: np.ndarray, kind: str) -> np.ndarray:
         """The model input of `kind` for one window (see the module docstring)."""
@@ -220,7 +220,9 @@ class Frontend:
             return (self.paraling.n_features,)
         if kind == "paraling-mfcc":
             if spec.window_frames < 2:
-                raise SpecError(f"the paraling-mfcc input takes functionals over frames: a window needs at least 2, not {spec.window_frames}")
+                raise SpecError(
+                    f"the paraling-mfcc input takes functionals over frames: a window needs at least 2, not {spec.window_frames}"
+                )
             return (self.paraling.n_features + len(FRAME_FUNCTIONALS) * spec.sequence_shape[1],)
         raise ValueError(f"unknown input kind {kind!r}; expected one of {KINDS}")
 
@@ -394,7 +396,8 @@ def featurize_clip(
 
     signal: mono samples at `spec.sample_rate` (`load_audio(path)` reads at the default 22,050 Hz).
     spec: the frontend settings (default: the seed's, `FrontendSpec()`). kind: "stats", "image",
-    "sequence", "paraling" or "paraling-mfcc". hop_frames: frames between window starts (default 22, about 0.51 s).
+    "sequence", "paraling" or "paraling-mfcc". hop_frames: frames between window starts (default 22,
+    about 0.51 s).
     """
     spec = FrontendSpec() if spec is None else spec
     featurizer = StreamingFeaturizer(frontend_for(spec), kind)

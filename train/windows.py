@@ -12,7 +12,7 @@
    setting; the windows that hold no voice are dropped;
 4. the kept windows are featurized by `tonecue.edge.frontend.StreamingFeaturizer`, the device's
    featurizer (DESIGN.md's invariant: features come only from the edge frontend), for each
-   requested input kind: "stats", "image", "sequence", "paraling".
+   requested input kind (`tonecue.edge.frontend.KINDS`).
 
 **A clip with no voiced window keeps its loudest window** (marked `voiced=False`, and listed in
 `report["clips_without_voice"]`). Dropping it instead would silently remove the quietest clips,
