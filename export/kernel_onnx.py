@@ -6,7 +6,7 @@ formula with plain ai.onnx operators:
     scores = exp(2*gamma * X @ C.T - gamma * |x|^2 - gamma * |c|^2) @ W + b
     probabilities = softmax(scores);  label = classes[argmax(scores)]
 
-`register()` adds it to skl2onnx's table once; `classic_to_onnx` calls it before converting.
+`register()` adds it to skl2onnx's table; `classic_to_onnx` calls it before converting.
 The weights stay float32: the kernel's distance is a difference of large terms, which int8
 products would swamp.
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["register"]
-
-_registered = False
 
 
 def _convert(scope, operator, container) -> None:
@@ -60,10 +58,7 @@ def _convert(scope, operator, container) -> None:
 
 
 def register() -> None:
-    """Teach skl2onnx the kernel model (idempotent)."""
-    global _registered
-    if _registered:
-        return
+    """Teach skl2onnx the kernel model (again is harmless: a registration replaces the last)."""
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
@@ -74,4 +69,3 @@ def register() -> None:
         calculate_linear_classifier_output_shapes, _convert,
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
     )
-    _registered = True

@@ -80,10 +80,10 @@ class NystroemLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self, "weights_")
+        from sklearn.metrics.pairwise import rbf_kernel
+
         X = self._validate_data(X, dtype=np.float64, reset=False)
-        c = self.components_
-        distances = (X * X).sum(1)[:, None] - 2.0 * X @ c.T + (c * c).sum(1)[None, :]
-        return np.exp(-self.gamma_ * distances) @ self.weights_ + self.intercept_
+        return rbf_kernel(X, self.components_, gamma=self.gamma_) @ self.weights_ + self.intercept_
 
     def predict_proba(self, X) -> np.ndarray:
         scores = self.decision_function(X)
