@@ -204,6 +204,14 @@ class ParalingSettings(VersionedSettings):
         return self.pulse_window_ms / 2000 * self.sample_rate + 4 * (self.max_period + 1)
 
     @property
+    def local_span(self) -> tuple[int, int]:
+        """Samples before and after a frame's centre that its own descriptors (all but jitter and
+        shimmer) read: its YIN frame, its spectral frame and the one before it (the flux)."""
+        before = max(self.frame_length // 2 + self.hop_length, self.pitch_frame_length // 2)
+        after = max(self.frame_length - self.frame_length // 2, self.pitch_frame_length - self.pitch_frame_length // 2)
+        return before, after
+
+    @property
     def reach(self) -> int:
         """Samples either side of a frame's centre that its descriptors can depend on."""
         half = max(self.frame_length, self.pitch_frame_length) // 2 + 1
@@ -395,43 +403,63 @@ class ParalinguisticFrontend:
         """YIN's (period, aperiodicity, rho) of n frames centred at first_centre + i * hop."""
         s = self.settings
         frames = _regular_frames(x, first_centre - s.pitch_frame_length // 2, s.hop_length, n, s.pitch_frame_length)
+        # Digital silence (a window's zero padding) is unvoiced whatever YIN would find in it, and
+        # nothing reads an unvoiced frame's period or correlation: such frames skip the analysis.
+        sound = np.flatnonzero(np.einsum("ij,ij->i", frames, frames) > _ENERGY_FLOOR * s.pitch_frame_length)
+        period, aperiodicity, rho = np.full(n, float(s.min_period)), np.ones(n), np.zeros(n)
         # In slices of frames (and of cycles below): each frame's and each cycle's numbers are its
         # own, and the FFT scratch of a whole 2 s window at once (7 MB) would set the device's
         # peak memory.
-        parts = [self._yin(frames[i : i + _SLICE]) for i in range(0, len(frames), _SLICE)]
-        return tuple(np.concatenate(column) for column in zip(*parts))
+        for i in range(0, len(sound), _SLICE):
+            rows = sound[i : i + _SLICE]
+            period[rows], aperiodicity[rows], rho[rows] = self._yin(frames[rows])
+        return period, aperiodicity, rho
 
-    def _analyze(self, x: np.ndarray, first_centre: int, n: int, pitch: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
+    def _analyze(
+        self, x: np.ndarray, first_centre: int, n: int, pitch: tuple[np.ndarray, ...] | None = None, local: np.ndarray | None = None
+    ) -> np.ndarray:
         """Descriptors of n frames centred at first_centre + i * hop of the float64 array x, which
         must hold `reach` samples beyond either end frame's centre. `pitch`: the `_pitch` of the
-        n + 2 * margin_frames frames around them, where the caller has it already (a stream)."""
+        n + 2 * margin_frames frames around them, and `local`: their `_local` rows (filled in
+        here), where the caller has them already (a stream, a window's frame store)."""
         s = self.settings
         hop, m = s.hop_length, s.margin_frames
         n_ext = n + 2 * m  # YIN also runs on the margin frames: the pulses ask them for periods
         c0 = first_centre - m * hop
-        out = np.full((n, len(LLD_NAMES)), np.nan)
+        if pitch is None:
+            pitch = self._pitch(x, c0, n_ext)
+        inner = slice(m, m + n)
+        out = self._local(x, first_centre, n, tuple(a[inner] for a in pitch)) if local is None else local
+        period, aperiodicity, _ = pitch
+        voiced = aperiodicity < s.voicing_threshold
+        period = np.where(voiced, period, np.nan)
+        v = voiced[inner]
+        if np.any(v):
+            jitter, shimmer = self._voice_quality(x, c0, n_ext, period, inner)
+            out[:, _COL["jitter_local"]] = np.where(v, jitter, np.nan)
+            out[:, _COL["shimmer_local_db"]] = np.where(v, shimmer, np.nan)
+        return out
 
+    def _local(self, x: np.ndarray, first_centre: int, n: int, pitch: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Every descriptor but jitter and shimmer (left NaN) of n frames centred at first_centre +
+        i * hop, from their own `_pitch`: each reads only its `local_span` of samples."""
+        s = self.settings
+        hop = s.hop_length
+        out = np.full((n, len(LLD_NAMES)), np.nan)
         # Spectra of the Hann frames, and of the frame before the first for the flux.
         frames = _regular_frames(x, first_centre - hop - s.frame_length // 2, hop, n + 1, s.frame_length)
         power = np.fft.rfft(frames * self._window, n=s.n_fft, axis=1)
         power = power.real**2 + power.imag**2
         self._spectral(power, out)
-        inner = slice(m, m + n)
-
-        period, aperiodicity, rho = self._pitch(x, c0, n_ext) if pitch is None else pitch
-        voiced = aperiodicity < s.voicing_threshold
-        period = np.where(voiced, period, np.nan)
-        out[:, _COL["voiced"]] = voiced[inner]
-        out[:, _COL["periodicity"]] = np.clip(1.0 - aperiodicity[inner], 0.0, 1.0)
-        v = voiced[inner]
-        out[v, _COL["f0_semitones"]] = 12 * np.log2(s.sample_rate / period[inner][v] / _SEMITONE_REF)
-        rho_v = np.clip(rho[inner][v], 1e-3, 1 - 1e-4)
+        period, aperiodicity, rho = pitch
+        v = aperiodicity < s.voicing_threshold
+        out[:, _COL["voiced"]] = v
+        out[:, _COL["periodicity"]] = np.clip(1.0 - aperiodicity, 0.0, 1.0)
+        out[v, _COL["f0_semitones"]] = 12 * np.log2(s.sample_rate / period[v] / _SEMITONE_REF)
+        rho_v = np.clip(rho[v], 1e-3, 1 - 1e-4)
         out[v, _COL["hnr_db"]] = 10 * np.log10(rho_v / (1 - rho_v))
         if np.any(v):
             out[v, _COL["f1_hz"] : _COL["f3_hz"] + 1] = self._formants(power[1:][v])
-            jitter, shimmer = self._voice_quality(x, c0, n_ext, period, inner)
-            out[:, _COL["jitter_local"]] = np.where(v, jitter, np.nan)
-            out[:, _COL["shimmer_local_db"]] = np.where(v, shimmer, np.nan)
         return out
 
     def _spectral(self, power: np.ndarray, out: np.ndarray) -> None:
@@ -505,8 +533,7 @@ class ParalinguisticFrontend:
         shift = np.where(inside, -b / np.where(inside, a, 1.0), 0.0)
         period = lo + idx + shift
         aperiodicity = np.where(inside, centre - b * b / (2 * np.where(inside, a, 1.0)), centre)
-        silent = total[:, 0] <= _ENERGY_FLOOR * length
-        aperiodicity = np.where(silent, 1.0, np.clip(aperiodicity, 0.0, None))
+        aperiodicity = np.clip(aperiodicity, 0.0, None)
         # Normalised cross-correlation r(k) / sqrt(head(k) tail(k)) near the period, parabolic peak.
         k = lo + idx
         ks = np.stack([np.maximum(k - 1, 1), k, k + 1], axis=1)
@@ -911,6 +938,12 @@ class ParalinguisticWindows:
     interior frames of the one before and analyses only its left edge, its new frames and its
     right edge (about a third of its frames at a 0.5 s hop over 2 s). Any other start computes the
     window whole. Its cache is its own: one per stream.
+
+    The edges' own parts are kept too. A frame whose `local_span` lies inside a window has the
+    same YIN and the same descriptors other than jitter and shimmer wherever it is: a frame store
+    keeps them by stream frame, so the edges and the YIN margins around them compute only the
+    frames near the padding and the window's new frames (about 40 % fewer YIN frames and 30 %
+    fewer spectra at a 0.5 s hop over 2 s).
     """
 
     def __init__(self, frontend: ParalinguisticFrontend):
@@ -921,6 +954,7 @@ class ParalinguisticWindows:
         """Forget the cached frames (after a gap or a jump in the stream)."""
         self._first = -1  # stream frame index of self._interior[0]
         self._interior = np.empty((0, len(LLD_NAMES)), dtype=np.float32)
+        self._store = _FrameStore()
 
     def __call__(self, window: np.ndarray, start: int) -> np.ndarray:
         return self.frontend.functionals_of(self._rows(window, start))
@@ -933,7 +967,7 @@ class ParalinguisticWindows:
     def _rows(self, window: np.ndarray, start: int) -> np.ndarray:
         fe = self.frontend
         s = fe.settings
-        hop, reach = s.hop_length, s.reach
+        hop, reach, m = s.hop_length, s.reach, s.margin_frames
         x = fe.check_signal(window)
         n = 1 + len(x) // hop
         lo, hi = -(-reach // hop), (len(x) - 1 - reach) // hop  # the window's interior frames
@@ -948,11 +982,79 @@ class ParalinguisticWindows:
             reused = self._interior[:0]
         padded = np.zeros(fe._pad + len(x) + fe._pad + hop)  # as `llds` pads a signal
         padded[fe._pad : fe._pad + len(x)] = x
+        before, after = s.local_span
+        # Window frames whose own parts do not see the padding: those a store may keep.
+        self._store.move_to(base - m, n + 2 * m, base - (-before // hop), base + (len(x) - after) // hop + 1)
         rows = np.empty((n, len(LLD_NAMES)), dtype=np.float32)
-        if len(reused):
-            rows[:lo] = fe._analyze(padded, fe._pad, lo)
-            rows[lo : lo + len(reused)] = reused
         first_new = lo + len(reused) if len(reused) else 0
-        rows[first_new:] = fe._analyze(padded, fe._pad + first_new * hop, n - first_new)
+        if len(reused):
+            rows[:lo] = self._block(padded, base, 0, lo)
+            rows[lo : lo + len(reused)] = reused
+        rows[first_new:] = self._block(padded, base, first_new, n)
         self._interior, self._first = rows[lo : hi + 1].copy(), base + lo
         return rows
+
+    def _block(self, padded: np.ndarray, base: int, a: int, b: int) -> np.ndarray:
+        """The descriptors of window frames a .. b - 1, their own parts from the store where it has
+        them (and kept there when computed)."""
+        fe, store = self.frontend, self._store
+        hop, m = fe.settings.hop_length, fe.settings.margin_frames
+        centre = lambda frame: fe._pad + frame * hop  # noqa: E731  (window frame -> padded index)
+        pitch = store.take(store.pitch, base + a - m, base + b + m, lambda i, k: np.stack(fe._pitch(padded, centre(i - base), k), axis=1))
+        local = store.take(
+            store.local, base + a, base + b, lambda i, k: fe._local(padded, centre(i - base), k, tuple(pitch[i - base - a + m : i - base - a + m + k].T))
+        )
+        return fe._analyze(padded, centre(a), b - a, tuple(pitch.T), local)
+
+
+class _FrameStore:
+    """Per stream frame, over the span of frames the current window can ask for: YIN's (period,
+    aperiodicity, rho) and the `_local` row of the frames a window computed away from its padding."""
+
+    def __init__(self) -> None:
+        self.first = 0  # stream frame index of row 0
+        self.pitch = _FrameTable(3)
+        self.local = _FrameTable(len(LLD_NAMES))
+        self.valid = (0, 0)
+
+    def move_to(self, first: int, size: int, valid_from: int, valid_to: int) -> None:
+        """Cover stream frames first .. first + size - 1, keeping what overlaps; frames
+        valid_from .. valid_to - 1 are the ones the current window may store."""
+        for table in (self.pitch, self.local):
+            table.move(first - self.first, size)
+        self.first, self.valid = first, (valid_from, valid_to)
+
+    def take(self, table: _FrameTable, i0: int, i1: int, compute) -> np.ndarray:
+        """Rows of stream frames i0 .. i1 - 1: known ones from the table, the others from
+        `compute(first_frame, count)` run by run, and stored where the window may store them.
+        A frame near the window's padding is computed even when known: there it sees the zeros."""
+        at = slice(i0 - self.first, i1 - self.first)
+        out = table.values[at].copy()
+        frames = np.arange(i0, i1)
+        missing = ~table.known[at] | (frames < self.valid[0]) | (frames >= self.valid[1])
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], missing, [False]]).astype(np.int8)))
+        for r0, r1 in zip(edges[::2], edges[1::2]):
+            out[r0:r1] = compute(i0 + r0, r1 - r0)
+        lo, hi = max(i0, self.valid[0]), min(i1, self.valid[1])
+        if lo < hi:
+            table.values[lo - self.first : hi - self.first] = out[lo - i0 : hi - i0]
+            table.known[lo - self.first : hi - self.first] = True
+        return out
+
+
+class _FrameTable:
+    """Rows of one quantity per frame, and which of them are known."""
+
+    def __init__(self, width: int) -> None:
+        self.values = np.full((0, width), np.nan)
+        self.known = np.zeros(0, dtype=bool)
+
+    def move(self, shift: int, size: int) -> None:
+        """Re-base by `shift` frames to `size` rows, keeping the rows that still fall inside."""
+        values = np.full((size, self.values.shape[1]), np.nan)
+        known = np.zeros(size, dtype=bool)
+        src, dst = max(shift, 0), max(-shift, 0)
+        count = max(0, min(len(self.known) - src, size - dst))
+        values[dst : dst + count] = self.values[src : src + count]
+        known[dst : dst + count] = self.known[src : src + count]
+        self.values, self.known = values, known

@@ -239,7 +239,7 @@ def test_windows_of_a_stream_are_featurized_as_each_window_alone(frontend, monke
     y = glide_in_noise(s.sample_rate).astype(np.float32)
     analysed = []
     analyze = frontend._analyze
-    monkeypatch.setattr(frontend, "_analyze", lambda x, c, n, pitch=None: analysed.append(n) or analyze(x, c, n, pitch))
+    monkeypatch.setattr(frontend, "_analyze", lambda x, c, n, *parts: analysed.append(n) or analyze(x, c, n, *parts))
     windows = ParalinguisticWindows(frontend)
     length, step = 100 * s.hop_length, 20 * s.hop_length
     frames = 1 + length // s.hop_length
@@ -256,6 +256,50 @@ def test_windows_of_a_stream_are_featurized_as_each_window_alone(frontend, monke
     assert cost[1] < 0.6 * frames and cost[2] < 0.6 * frames
     assert cost[3] == frames and cost[4] == frames and cost[5] < 0.3 * frames
     assert cost[7] == frames and cost[8] == frames
+
+
+def test_a_streamed_window_runs_yin_only_near_its_padding_and_on_its_new_frames(frontend, monkeypatch):
+    """The frame store: a window one step after another takes the YIN and the spectral
+    descriptors of the frames it shares with earlier windows, away from the zero padding, and
+    runs YIN on none of the padding's all-zero frames; the result is still the window's own."""
+    s = frontend.settings
+    y = glide_in_noise(s.sample_rate).astype(np.float32)
+    yin_frames = []
+    yin = frontend._yin
+    monkeypatch.setattr(frontend, "_yin", lambda frames: yin_frames.append(len(frames)) or yin(frames))
+    windows = ParalinguisticWindows(frontend)
+    length, step = 100 * s.hop_length, 20 * s.hop_length
+    frames = 1 + length // s.hop_length
+    whole = []
+    for start in (0, step, 2 * step, step):  # the last one jumps back inside the same stream
+        window = y[start : start + length]
+        yin_frames.clear()
+        got = windows(window, start)
+        whole.append(sum(yin_frames))
+        np.testing.assert_allclose(got, frontend.functionals(window), rtol=1e-5, atol=1e-6)
+    new = step // s.hop_length
+    m, half = s.margin_frames, s.pitch_frame_length // 2
+    centres = np.arange(-m, frames + m) * s.hop_length
+    in_padding = (centres + s.pitch_frame_length - half <= 0) | (centres - half >= length)
+    assert whole[0] == len(centres) - in_padding.sum() < frames + 2 * m  # the first: all but the padding's
+    assert whole[1] < new + 12 and whole[2] < new + 12, whole  # its new frames and those nearest the padding
+    assert whole[3] < new + 12, whole
+
+
+def test_digital_silence_skips_yin_and_is_unvoiced(frontend, monkeypatch):
+    s = frontend.settings
+    y = np.concatenate([np.zeros(s.sample_rate // 2), utterance(s.sample_rate)[: s.sample_rate // 2]])
+    yin_frames = []
+    yin = frontend._yin
+    monkeypatch.setattr(frontend, "_yin", lambda frames: yin_frames.append(len(frames)) or yin(frames))
+    llds = frontend.llds(y)
+    centres = np.arange(-s.margin_frames, len(llds) + s.margin_frames) * s.hop_length
+    half = s.pitch_frame_length // 2
+    in_zeros = (centres + s.pitch_frame_length - half <= s.sample_rate // 2) | (centres - half >= len(y))
+    assert sum(yin_frames) == len(centres) - in_zeros.sum()  # YIN runs on the margin frames too
+    silent = in_zeros[s.margin_frames : -s.margin_frames]
+    assert np.all(column(llds, "voiced")[silent] == 0) and np.all(column(llds, "periodicity")[silent] == 0)
+    assert np.all(np.isnan(column(llds, "f0_semitones")[silent]))
 
 
 def test_windows_need_a_reset_for_a_new_stream(frontend):
@@ -359,7 +403,7 @@ def test_a_primed_window_warms_the_cache_for_the_next(frontend, monkeypatch):
     frames = 1 + length // s.hop_length
     analysed = []
     analyze = frontend._analyze
-    monkeypatch.setattr(frontend, "_analyze", lambda x, c, n, pitch=None: analysed.append(n) or analyze(x, c, n, pitch))
+    monkeypatch.setattr(frontend, "_analyze", lambda x, c, n, *parts: analysed.append(n) or analyze(x, c, n, *parts))
     windows = ParalinguisticWindows(frontend)
     windows.prime(y[:length], 0)
     analysed.clear()
