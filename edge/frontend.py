@@ -23,6 +23,7 @@ spectrum once, which is where most of the time goes.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -31,12 +32,33 @@ from . import dsp
 from .paraling import ParalingSettings, ParalinguisticFrontend, ParalinguisticWindows
 from .spec import DEFAULT_HOP_FRAMES, FrontendSpec, SpecError
 
-KINDS = ("stats", "image", "sequence", "paraling", "paraling-mfcc")
-#: The inputs that are one vector per window: what the classic models read and what speaker
-#: normalization standardizes.
-VECTOR_KINDS = ("stats", "paraling", "paraling-mfcc")
-#: The inputs that hold the paralinguistic functionals (a contract states their settings).
-PARALING_KINDS = ("paraling", "paraling-mfcc")
+
+@dataclass(frozen=True)
+class InputKind:
+    """What the rest of tonecue needs to know of one model input."""
+
+    name: str
+    #: One vector per window: what the classic models read and what speaker normalization standardizes.
+    vector: bool
+    #: Holds the paralinguistic functionals: a contract states their settings.
+    paraling: bool
+
+
+#: The registry of the model inputs, in their order of introduction (see the module docstring).
+INPUTS = {
+    kind.name: kind
+    for kind in (
+        InputKind("stats", vector=True, paraling=False),
+        InputKind("image", vector=False, paraling=False),
+        InputKind("sequence", vector=False, paraling=False),
+        InputKind("paraling", vector=True, paraling=True),
+        InputKind("paraling-mfcc", vector=True, paraling=True),
+    )
+}
+KINDS = tuple(INPUTS)
+VECTOR_KINDS = tuple(name for name, kind in INPUTS.items() if kind.vector)
+PARALING_KINDS = tuple(name for name, kind in INPUTS.items() if kind.paraling)
+
 #: What "paraling-mfcc" takes of each sequence column over the window's frames, in order.
 FRAME_FUNCTIONALS = ("mean", "std", "p20", "p50", "p80", "p20_p80_range", "slope", "mean_abs_delta")
 
