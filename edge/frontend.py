@@ -1,7 +1,7 @@
 """The one function that featurizes a window, for training and for the device alike.
 
 A window is `spec.window_samples` samples of audio (50 centred frames by default). From it the
-frontend computes one of five model inputs:
+frontend computes one of six model inputs:
 
 - "stats":    the classic models' vector: MFCC means, leading mel-band means, Burg LPC
               coefficients (without the leading 1), mean RMS, mean zero-crossing rate;
@@ -14,6 +14,9 @@ frontend computes one of five model inputs:
               each column of the window's sequence: its MFCCs and coarse log-mel bands. The
               paralinguistic descriptors miss the spectral envelope's detail over time, which is
               where the wider input's gain lies (benchmarks/results/window-model-study.md).
+- "paraling-mfcc-upper": the paraling-mfcc vector, then six functionals of the upper half of each
+              log-mel band's frames (`UPPER_FUNCTIONALS`): the part of the envelope that
+              background noise does not fill in.
 
 Every number matches the librosa call it replaces (see dsp.py and the parity tests). Successive
 windows of one stream share most of their frames; `StreamingFeaturizer` computes each shared frame's
@@ -42,6 +45,10 @@ class InputKind:
     vector: bool
     #: Holds the paralinguistic functionals: a contract states their settings.
     paraling: bool
+    #: Ends in functionals over the window's sequence rows (it streams a sequence featurizer).
+    over_frames: bool = False
+    #: Also the upper-half functionals of each log-mel band (`UPPER_FUNCTIONALS`).
+    upper: bool = False
 
 
 #: The registry of the model inputs, in their order of introduction (see the module docstring).
@@ -52,7 +59,8 @@ INPUTS = {
         InputKind("image", vector=False, paraling=False),
         InputKind("sequence", vector=False, paraling=False),
         InputKind("paraling", vector=True, paraling=True),
-        InputKind("paraling-mfcc", vector=True, paraling=True),
+        InputKind("paraling-mfcc", vector=True, paraling=True, over_frames=True),
+        InputKind("paraling-mfcc-upper", vector=True, paraling=True, over_frames=True, upper=True),
     )
 }
 KINDS = tuple(INPUTS)
@@ -61,6 +69,30 @@ PARALING_KINDS = tuple(name for name, kind in INPUTS.items() if kind.paraling)
 
 #: What "paraling-mfcc" takes of each sequence column over the window's frames, in order.
 FRAME_FUNCTIONALS = ("mean", "std", "p20", "p50", "p80", "p20_p80_range", "slope", "mean_abs_delta")
+
+
+#: What "paraling-mfcc-upper" adds for each log-mel band, from its upper half: the frames at or
+#: above the band's median over the window. Background noise fills a band's quiet frames and
+#: moves its mean, p20 and p50 by more than a standard deviation at 10 dB SNR; the loud half of
+#: speech rises above it (benchmarks/results/noise-study.md).
+UPPER_FUNCTIONALS = ("upper_mean", "upper_std", "p95", "p50_p95_range", "p80_p95_range", "upper_mean_abs_delta")
+
+
+def upper_functionals(frames: np.ndarray) -> np.ndarray:
+    """(frames, k) rows -> (6k,) values: every functional of UPPER_FUNCTIONALS of each column,
+    functional by functional. upper_mean_abs_delta: the mean absolute difference of successive
+    frames that are both in the upper half (0 where no two are). Computed in float64."""
+    x = np.asarray(frames, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"upper functionals need (frames >= 2, columns) rows, got shape {x.shape}")
+    p50, p80, p95 = np.percentile(x, [50, 80, 95], axis=0)
+    upper = x >= np.median(x, axis=0)
+    count = upper.sum(axis=0)  # at least one: the largest value is never below the median
+    mean = np.where(upper, x, 0.0).sum(axis=0) / count
+    std = np.sqrt(np.where(upper, (x - mean) ** 2, 0.0).sum(axis=0) / count)
+    pairs = upper[1:] & upper[:-1]
+    delta = np.where(pairs, np.abs(np.diff(x, axis=0)), 0.0).sum(axis=0) / np.maximum(pairs.sum(axis=0), 1)
+    return np.concatenate([mean, std, p95, p95 - p50, p95 - p80, delta])
 
 
 def frame_functionals(frames: np.ndarray) -> np.ndarray:
@@ -186,7 +218,7 @@ class Frontend:
         self.first_interior = -(-half // spec.hop_length)
         self.last_interior = (spec.window_samples - (spec.n_fft - half)) // spec.hop_length
 
-    # --- the five model inputs ----------------------------------------------------------------
+    # --- the model inputs ----------------------------------------------------------------
 
     def features(self, window: np.ndarray, kind: str) -> np.ndarray:
         """The model input of `kind` for one window (see the module docstring)."""
@@ -194,14 +226,18 @@ class Frontend:
         self.output_shape(kind)  # validates kind
         if kind == "paraling":
             return self.paraling.functionals(window)
-        if kind == "paraling-mfcc":
-            return self.paraling_mfcc(self.paraling.functionals(window), self.features(window, "sequence"))
+        if INPUTS[kind].over_frames:
+            return self.over_frames(kind, self.paraling.functionals(window), self.features(window, "sequence"))
         bands = _workspace(self.spec).band_powers(window, self._all_frames, self._banks[kind])
         return self._from_bands(window, bands, kind)
 
-    def paraling_mfcc(self, paraling: np.ndarray, sequence: np.ndarray) -> np.ndarray:
-        """The "paraling-mfcc" vector of a window from its paraling vector and its sequence."""
-        return np.concatenate([paraling, frame_functionals(sequence)]).astype(self.dtype, copy=False)
+    def over_frames(self, kind: str, paraling: np.ndarray, sequence: np.ndarray) -> np.ndarray:
+        """The vector of an input that ends in functionals over frames ("paraling-mfcc",
+        "paraling-mfcc-upper") from the window's paraling vector and its sequence."""
+        parts = [paraling, frame_functionals(sequence)]
+        if INPUTS[kind].upper:
+            parts.append(upper_functionals(sequence[:, self.spec.image_n_mfcc :]))  # the log-mel bands
+        return np.concatenate(parts).astype(self.dtype, copy=False)
 
     def stats(self, window: np.ndarray) -> np.ndarray:
         return self.features(window, "stats")
@@ -240,12 +276,13 @@ class Frontend:
             return spec.sequence_shape
         if kind == "paraling":
             return (self.paraling.n_features,)
-        if kind == "paraling-mfcc":
+        if kind in INPUTS and INPUTS[kind].over_frames:
             if spec.window_frames < 2:
                 raise SpecError(
-                    f"the paraling-mfcc input takes functionals over frames: a window needs at least 2, not {spec.window_frames}"
+                    f"the {kind} input takes functionals over frames: a window needs at least 2, not {spec.window_frames}"
                 )
-            return (self.paraling.n_features + len(FRAME_FUNCTIONALS) * spec.sequence_shape[1],)
+            upper = len(UPPER_FUNCTIONALS) * spec.image_n_mels if INPUTS[kind].upper else 0
+            return (self.paraling.n_features + len(FRAME_FUNCTIONALS) * spec.sequence_shape[1] + upper,)
         raise ValueError(f"unknown input kind {kind!r}; expected one of {KINDS}")
 
     def feature_names(self, kind: str) -> list[str]:
@@ -254,10 +291,12 @@ class Frontend:
             return self.spec.stats_feature_names()
         if kind == "paraling":
             return self.paraling.feature_names()
-        if kind == "paraling-mfcc":
+        if kind in INPUTS and INPUTS[kind].over_frames:
             spec = self.spec
-            columns = [f"mfcc_{i}" for i in range(spec.image_n_mfcc)] + [f"logmel_{i}" for i in range(spec.image_n_mels)]
-            return self.paraling.feature_names() + [f"{c}_{f}" for f in FRAME_FUNCTIONALS for c in columns]
+            mels = [f"logmel_{i}" for i in range(spec.image_n_mels)]
+            columns = [f"mfcc_{i}" for i in range(spec.image_n_mfcc)] + mels
+            upper = [f"{c}_{f}" for f in UPPER_FUNCTIONALS for c in mels] if INPUTS[kind].upper else []
+            return self.paraling.feature_names() + [f"{c}_{f}" for f in FRAME_FUNCTIONALS for c in columns] + upper
         raise ValueError(f"only the vector inputs {VECTOR_KINDS} have named entries, not {kind!r}")
 
     # --- internals -----------------------------------------------------------------------------
@@ -329,8 +368,8 @@ class StreamingFeaturizer:
         self.kind = kind
         # The paralinguistic descriptors keep their own frame cache (same rule: interior frames).
         self._paraling = ParalinguisticWindows(frontend.paraling) if kind in PARALING_KINDS else None
-        # "paraling-mfcc" streams its sequence part too, through a featurizer of its own.
-        self._sequence = StreamingFeaturizer(frontend, "sequence") if kind == "paraling-mfcc" else None
+        # The inputs over frames stream their sequence part too, through a featurizer of its own.
+        self._sequence = StreamingFeaturizer(frontend, "sequence") if INPUTS[kind].over_frames else None
         self._bank = None if self._paraling else frontend._banks[kind]
         self.reset()
 
@@ -355,7 +394,7 @@ class StreamingFeaturizer:
         fe = self.frontend
         window = fe.check_window(window)
         if self._sequence is not None:
-            return fe.paraling_mfcc(self._paraling(window, start), self._sequence(window, start))
+            return fe.over_frames(self.kind, self._paraling(window, start), self._sequence(window, start))
         if self._paraling is not None:
             return self._paraling(window, start)
         hop = fe.spec.hop_length
@@ -418,7 +457,7 @@ def featurize_clip(
 
     signal: mono samples at `spec.sample_rate` (`load_audio(path)` reads at the default 22,050 Hz).
     spec: the frontend settings (default: the seed's, `FrontendSpec()`). kind: "stats", "image",
-    "sequence", "paraling" or "paraling-mfcc". hop_frames: frames between window starts (default 22,
+    "sequence", "paraling", "paraling-mfcc" or "paraling-mfcc-upper". hop_frames: frames between window starts (default 22,
     about 0.51 s).
     """
     spec = FrontendSpec() if spec is None else spec

@@ -286,6 +286,18 @@ register(ModelKind(
         "int8 products would swamp; it stays fp32"
     ),
 ))
+register(ModelKind(
+    name="klr-paraling-mfcc-upper", title="kernel logistic regression (Nyström RBF), paralinguistic + MFCC + upper halves",
+    family="classic", input_kind="paraling-mfcc-upper", reads_selection=False, aliases=("klr-upper",), in_all=False,
+    # The same kernel model on the 507 paraling-mfcc-upper inputs: the upper half of each log-mel
+    # band keeps its level in background noise (benchmarks/results/noise-study.md).
+    factory="tonecue.train.kernel:NystroemLogisticRegression", params={"n_components": 2000, "C": 10.0},
+    scale=True,
+    quantization=Quantization(
+        "kernel model (MatMul, Exp, MatMul): the RBF distance is a difference of large terms, which "
+        "int8 products would swamp; it stays fp32"
+    ),
+))
 # The nets' budgets keep a full dev run well under 20 minutes on two CPU cores: the 1D CNN 40
 # epochs (patience 8), the 2D CNN its recipe's 20 (one-cycle, no early stop), the CNN-BiLSTM 20
 # (patience 5) instead of the seed's 100. --quick: one or two epochs, numbers that mean nothing.

@@ -81,7 +81,7 @@ def test_the_contract_carries_it_and_checks_its_size():
     with pytest.raises(ModelError, match="prior has 3 values for a 114-value stats vector"):
         ModelContract.from_metadata(small.to_metadata())
     image = ModelContract(spec, GateSettings(), ("a", "b"), "image", normalization=good)
-    with pytest.raises(ModelError, match=r"applies to the vector inputs \('stats', 'paraling', 'paraling-mfcc'\), not 'image'"):
+    with pytest.raises(ModelError, match=r"applies to the vector inputs \('stats', 'paraling', 'paraling-mfcc', 'paraling-mfcc-upper'\), not 'image'"):
         ModelContract.from_metadata(image.to_metadata())
 
 

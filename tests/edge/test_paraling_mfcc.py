@@ -1,4 +1,5 @@
-"""The "paraling-mfcc" input: the paraling vector, then functionals over time of the sequence."""
+"""The "paraling-mfcc" input: the paraling vector, then functionals over time of the sequence; and
+"paraling-mfcc-upper", which adds functionals of each log-mel band's upper half."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from tonecue.edge.audio import load_audio
 from tonecue.edge.cli import DEMO_CLIP
-from tonecue.edge.frontend import FRAME_FUNCTIONALS, Frontend, featurize_clip, frame_functionals
+from tonecue.edge.frontend import FRAME_FUNCTIONALS, UPPER_FUNCTIONALS, Frontend, featurize_clip, frame_functionals, upper_functionals
 from tonecue.edge.spec import FrontendSpec, SpecError
 
 SPEC = FrontendSpec.at_rate(16000, window_seconds=2, level_dbfs=-25)
@@ -48,12 +49,47 @@ def test_the_vector_is_the_paraling_vector_then_the_sequence_functionals():
     assert names[n] == "mfcc_0_mean" and names[-1] == f"logmel_{SPEC.image_n_mels - 1}_mean_abs_delta"
 
 
-def test_a_quieter_recording_gives_the_same_vector():
+def test_upper_functionals_of_known_rows():
+    # A ramp 0..10 (upper half 5..10), and a column loud on alternate frames (no two upper frames
+    # in a row), and one that is constant (every frame is in its upper half).
+    t = np.arange(11, dtype=np.float64)
+    rows = np.stack([t, np.where(t % 2 == 0, 6.0, 0.0), np.full(11, 2.0)], axis=1)
+    got = dict(zip(UPPER_FUNCTIONALS, upper_functionals(rows).reshape(len(UPPER_FUNCTIONALS), 3)))
+    np.testing.assert_allclose(got["upper_mean"], [7.5, 6.0, 2.0])
+    np.testing.assert_allclose(got["upper_std"], [np.arange(5, 11).std(), 0.0, 0.0])
+    np.testing.assert_allclose(got["p95"], np.percentile(rows, 95, axis=0))
+    np.testing.assert_allclose(got["p50_p95_range"], [4.5, 0.0, 0.0])
+    np.testing.assert_allclose(got["p80_p95_range"], got["p95"] - np.percentile(rows, 80, axis=0))
+    np.testing.assert_allclose(got["upper_mean_abs_delta"], [1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (7,), (2, 3, 4)])
+def test_upper_functionals_refuse_what_is_not_rows_of_frames(shape):
+    with pytest.raises(ValueError, match=r"upper functionals need \(frames >= 2, columns\) rows"):
+        upper_functionals(np.zeros(shape))
+
+
+def test_the_upper_vector_is_the_paraling_mfcc_vector_then_the_log_mel_upper_halves():
+    frontend = Frontend(SPEC)
+    window = load_audio(DEMO_CLIP, 16000)[: SPEC.window_samples]
+    vector = frontend.features(window, "paraling-mfcc-upper")
+    base, sequence = frontend.features(window, "paraling-mfcc"), frontend.features(window, "sequence")
+    assert vector.shape == frontend.output_shape("paraling-mfcc-upper") == (387 + 6 * SPEC.image_n_mels,) == (507,)
+    np.testing.assert_array_equal(vector[:387], base)
+    np.testing.assert_allclose(vector[387:], upper_functionals(sequence[:, SPEC.image_n_mfcc :]), rtol=1e-6, atol=1e-5)
+    names = frontend.feature_names("paraling-mfcc-upper")
+    assert len(names) == len(vector) == len(set(names)) and names[:387] == frontend.feature_names("paraling-mfcc")
+    assert names[387] == "logmel_0_upper_mean" and names[-1] == f"logmel_{SPEC.image_n_mels - 1}_upper_mean_abs_delta"
+
+
+@pytest.mark.parametrize("kind", ["paraling-mfcc", "paraling-mfcc-upper"])
+def test_a_quieter_recording_gives_the_same_vector(kind):
     speech = load_audio(DEMO_CLIP, 16000)[: 5 * 16000]
-    loud, quiet = featurize_clip(speech, SPEC, "paraling-mfcc"), featurize_clip(speech * 0.03, SPEC, "paraling-mfcc")
+    loud, quiet = featurize_clip(speech, SPEC, kind), featurize_clip(speech * 0.03, SPEC, kind)
     np.testing.assert_allclose(quiet, loud, rtol=2e-3, atol=2e-3 * np.abs(loud).max())
 
 
-def test_a_window_of_one_frame_has_no_functionals_over_time():
-    with pytest.raises(SpecError, match="a window needs at least 2"):
-        Frontend(FrontendSpec(window_frames=1)).output_shape("paraling-mfcc")
+@pytest.mark.parametrize("kind", ["paraling-mfcc", "paraling-mfcc-upper"])
+def test_a_window_of_one_frame_has_no_functionals_over_time(kind):
+    with pytest.raises(SpecError, match=f"the {kind} input takes functionals over frames: a window needs at least 2"):
+        Frontend(FrontendSpec(window_frames=1)).output_shape(kind)

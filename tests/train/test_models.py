@@ -13,16 +13,18 @@ NOT_QUANTIZED = Quantization("stays fp32")
 
 def test_the_seed_models_and_the_three_beyond_it():
     assert models.all_names() == ("rf", "svm", "dt", "cnn1d", "cnn2d", "crnn")  # --models all
-    assert models.names() == ("rf", "svm", "dt", "svm-paraling", "klr-paraling-mfcc", "cnn1d", "cnn2d", "crnn", "attn-cnn")
-    assert models.names("classic") == ("rf", "svm", "dt", "svm-paraling", "klr-paraling-mfcc")
+    assert models.names() == ("rf", "svm", "dt", "svm-paraling", "klr-paraling-mfcc", "klr-paraling-mfcc-upper",
+                              "cnn1d", "cnn2d", "crnn", "attn-cnn")
+    assert models.names("classic") == ("rf", "svm", "dt", "svm-paraling", "klr-paraling-mfcc", "klr-paraling-mfcc-upper")
     assert models.names("net") == ("cnn1d", "cnn2d", "crnn", "attn-cnn")
     assert {k.name: k.input_kind for k in models.kinds()} == {
         "rf": "stats", "svm": "stats", "dt": "stats", "svm-paraling": "paraling", "klr-paraling-mfcc": "paraling-mfcc",
-        "cnn1d": "stats", "cnn2d": "image", "crnn": "sequence", "attn-cnn": "sequence"}
+        "klr-paraling-mfcc-upper": "paraling-mfcc-upper", "cnn1d": "stats", "cnn2d": "image", "crnn": "sequence", "attn-cnn": "sequence"}
     assert [k.name for k in models.kinds() if k.reads_selection] == ["rf", "svm", "dt", "cnn1d"]
     assert [k.name for k in models.kinds() if k.float32_thresholds] == ["rf", "dt"]
-    assert [k.name for k in models.kinds() if k.scale] == ["svm", "svm-paraling", "klr-paraling-mfcc"]
+    assert [k.name for k in models.kinds() if k.scale] == ["svm", "svm-paraling", "klr-paraling-mfcc", "klr-paraling-mfcc-upper"]
     assert models.resolve("psvm") == "svm-paraling" and models.resolve("KLR") == "klr-paraling-mfcc"
+    assert models.resolve("klr-upper") == "klr-paraling-mfcc-upper"
     assert {k.name: (k.budget.epochs, k.budget.patience) for k in models.kinds("net")} == {
         "cnn1d": (40, 8), "cnn2d": (20, None), "crnn": (20, 5), "attn-cnn": (30, 6)}
     assert models.get("crnn").quantization.dynamic_ops == ("LSTM",)
