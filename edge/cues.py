@@ -188,8 +188,9 @@ class CueSettings(Settings):
         then the LED shows it (dimmer) and the buzz waits. A wrong buzz costs the wearer more than
         a wrong colour they can glance at, so the motor asks for more than the LED's threshold
         (chosen on the conversation benchmark, `benchmarks/results/decision-sweep.md`: wrong
-        vibrations 1.7 -> 0.3 a minute clean on its test half, right ones 5.0 -> 2.5, with today's
-        model). 0: every shown cue.
+        vibrations 1.7 -> 0.3 a minute clean on its test half, right ones 5.0 -> 2.5, with the
+        model before today's, klr-paraling-mfcc; today's sweep, at its own settings, would take
+        0.85). 0: every shown cue.
     error_color: "#ff8000" (amber), error_blink: (0.5, 1.5)
         The fault cue (no microphone, no model): a slow blink of this colour, on and off seconds.
         It never vibrates.

@@ -88,14 +88,14 @@ def test_level_only_models_still_use_the_level_gate(tmp_path):
 
 
 def test_a_window_with_sound_but_no_voice_yet_warms_the_paralinguistic_frames():
-    """The shipped model reads the paralinguistic functionals (in its paraling-mfcc input): the
+    """The shipped model reads the paralinguistic functionals (in its paraling-mfcc-upper input): the
     listener hands a window that is loud enough but not (yet) a voice to the featurizer's frame
     cache, so that the next window, the first voiced one, reuses its interior frames; a silent
     window is never analysed."""
     from tonecue.edge.listener import Listener
 
     model = EmotionModel()
-    assert model.contract.input_kind == "paraling-mfcc"
+    assert model.contract.input_kind == "paraling-mfcc-upper"
     listener = Listener(model)
     cache = listener._featurizer._paraling
     spec = model.contract.spec
