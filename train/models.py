@@ -274,29 +274,28 @@ register(ModelKind(
         "SVMClassifier (ai.onnx.ml), as the SVM on the statistics: no int8 kernel in onnxruntime"
     ),
 ))
-register(ModelKind(
-    name="klr-paraling-mfcc", title="kernel logistic regression (Nyström RBF), paralinguistic + MFCC",
-    family="classic", input_kind="paraling-mfcc", reads_selection=False, aliases=("klr",), in_all=False,
-    # The RBF SVM's accuracy on the 387 paraling-mfcc inputs at a fixed size (tonecue.train.kernel):
-    # 2,000 landmark windows x 387 inputs, about 3 MB, where the SVM's support vectors take 17 MB.
+# The kernel models (tonecue.train.kernel): 2,000 landmark windows, C 10, standardized inputs.
+_KERNEL_MODEL = dict(
     factory="tonecue.train.kernel:NystroemLogisticRegression", params={"n_components": 2000, "C": 10.0},
     scale=True,
     quantization=Quantization(
         "kernel model (MatMul, Exp, MatMul): the RBF distance is a difference of large terms, which "
         "int8 products would swamp; it stays fp32"
     ),
+)
+register(ModelKind(
+    name="klr-paraling-mfcc", title="kernel logistic regression (Nyström RBF), paralinguistic + MFCC",
+    family="classic", input_kind="paraling-mfcc", reads_selection=False, aliases=("klr",), in_all=False,
+    # The RBF SVM's accuracy on the 387 paraling-mfcc inputs at a fixed size (tonecue.train.kernel):
+    # 2,000 landmark windows x 387 inputs, about 3 MB, where the SVM's support vectors take 17 MB.
+    **_KERNEL_MODEL,
 ))
 register(ModelKind(
     name="klr-paraling-mfcc-upper", title="kernel logistic regression (Nyström RBF), paralinguistic + MFCC + upper halves",
     family="classic", input_kind="paraling-mfcc-upper", reads_selection=False, aliases=("klr-upper",), in_all=False,
     # The same kernel model on the 507 paraling-mfcc-upper inputs: the upper half of each log-mel
     # band keeps its level in background noise (benchmarks/results/noise-study.md).
-    factory="tonecue.train.kernel:NystroemLogisticRegression", params={"n_components": 2000, "C": 10.0},
-    scale=True,
-    quantization=Quantization(
-        "kernel model (MatMul, Exp, MatMul): the RBF distance is a difference of large terms, which "
-        "int8 products would swamp; it stays fp32"
-    ),
+    **_KERNEL_MODEL,
 ))
 # The nets' budgets keep a full dev run well under 20 minutes on two CPU cores: the 1D CNN 40
 # epochs (patience 8), the 2D CNN its recipe's 20 (one-cycle, no early stop), the CNN-BiLSTM 20

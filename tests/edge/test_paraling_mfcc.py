@@ -27,10 +27,12 @@ def test_frame_functionals_of_known_rows():
     np.testing.assert_allclose(got["mean_abs_delta"], [3.0, 2.0])
 
 
+@pytest.mark.parametrize("functionals", [frame_functionals, upper_functionals], ids=["frame", "upper"])
 @pytest.mark.parametrize("shape", [(1, 4), (7,), (2, 3, 4)])
-def test_frame_functionals_refuse_what_is_not_rows_of_frames(shape):
-    with pytest.raises(ValueError, match=r"frame functionals need \(frames >= 2, columns\) rows"):
-        frame_functionals(np.zeros(shape))
+def test_functionals_over_frames_refuse_what_is_not_rows_of_frames(functionals, shape):
+    which = "frame" if functionals is frame_functionals else "upper"
+    with pytest.raises(ValueError, match=rf"{which} functionals need \(frames >= 2, columns\) rows"):
+        functionals(np.zeros(shape))
 
 
 def test_the_vector_is_the_paraling_vector_then_the_sequence_functionals():
@@ -61,12 +63,6 @@ def test_upper_functionals_of_known_rows():
     np.testing.assert_allclose(got["p50_p95_range"], [4.5, 0.0, 0.0])
     np.testing.assert_allclose(got["p80_p95_range"], got["p95"] - np.percentile(rows, 80, axis=0))
     np.testing.assert_allclose(got["upper_mean_abs_delta"], [1.0, 0.0, 0.0])
-
-
-@pytest.mark.parametrize("shape", [(1, 4), (7,), (2, 3, 4)])
-def test_upper_functionals_refuse_what_is_not_rows_of_frames(shape):
-    with pytest.raises(ValueError, match=r"upper functionals need \(frames >= 2, columns\) rows"):
-        upper_functionals(np.zeros(shape))
 
 
 def test_the_upper_vector_is_the_paraling_mfcc_vector_then_the_log_mel_upper_halves():
