@@ -999,12 +999,21 @@ class ParalinguisticWindows:
         them (and kept there when computed)."""
         fe, store = self.frontend, self._store
         hop, m = fe.settings.hop_length, fe.settings.margin_frames
-        centre = lambda frame: fe._pad + frame * hop  # noqa: E731  (window frame -> padded index)
-        pitch = store.take(store.pitch, base + a - m, base + b + m, lambda i, k: np.stack(fe._pitch(padded, centre(i - base), k), axis=1))
-        local = store.take(
-            store.local, base + a, base + b, lambda i, k: fe._local(padded, centre(i - base), k, tuple(pitch[i - base - a + m : i - base - a + m + k].T))
-        )
-        return fe._analyze(padded, centre(a), b - a, tuple(pitch.T), local)
+
+        def centre(frame: int) -> int:  # stream frame -> its centre in `padded`
+            return fe._pad + (frame - base) * hop
+
+        def yin(frame: int, count: int) -> np.ndarray:
+            return np.stack(fe._pitch(padded, centre(frame), count), axis=1)
+
+        pitch = store.take(store.pitch, base + a - m, base + b + m, yin)  # the block and its margins
+
+        def own_parts(frame: int, count: int) -> np.ndarray:
+            at = frame - (base + a - m)  # the frame's row in `pitch`
+            return fe._local(padded, centre(frame), count, tuple(pitch[at : at + count].T))
+
+        local = store.take(store.local, base + a, base + b, own_parts)
+        return fe._analyze(padded, centre(base + a), b - a, tuple(pitch.T), local)
 
 
 class _FrameStore:
