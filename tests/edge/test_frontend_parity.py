@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from helpers.signals import SPEECH_CLIPS, make_signal, speech_window
 
-from tonecue.edge.frontend import KINDS, Frontend, StreamingFeaturizer, clip_windows, featurize_clip, frontend_for
+from tonecue.edge.frontend import INPUTS, KINDS, Frontend, StreamingFeaturizer, clip_windows, featurize_clip, frontend_for
 from tonecue.edge.spec import FrontendSpec
 
 # --- tolerances ----------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def assert_same_features(spec: FrontendSpec, kind: str, got: np.ndarray, want: n
             np.testing.assert_array_equal(g[part], w[part], err_msg=f"{what}: {part}")
     elif kind == "paraling":  # float32 descriptors, whatever the spec's dtype
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=what)
-    elif kind in ("paraling-mfcc", "paraling-mfcc-upper"):  # the paraling part, then functionals of dB rows (a delta: two)
+    elif INPUTS[kind].over_frames:  # the paraling part, then functionals of dB rows (a delta: two)
         n = Frontend(spec).output_shape("paraling")[0]
         np.testing.assert_allclose(got[..., :n], want[..., :n], rtol=1e-5, atol=1e-6, err_msg=what)
         np.testing.assert_allclose(got[..., n:], want[..., n:], rtol=0, atol=2 * db, err_msg=what)

@@ -27,10 +27,9 @@ def test_frame_functionals_of_known_rows():
     np.testing.assert_allclose(got["mean_abs_delta"], [3.0, 2.0])
 
 
-@pytest.mark.parametrize("functionals", [frame_functionals, upper_functionals], ids=["frame", "upper"])
+@pytest.mark.parametrize("functionals, which", [(frame_functionals, "frame"), (upper_functionals, "upper")], ids=["frame", "upper"])
 @pytest.mark.parametrize("shape", [(1, 4), (7,), (2, 3, 4)])
-def test_functionals_over_frames_refuse_what_is_not_rows_of_frames(functionals, shape):
-    which = "frame" if functionals is frame_functionals else "upper"
+def test_functionals_over_frames_refuse_what_is_not_rows_of_frames(functionals, which, shape):
     with pytest.raises(ValueError, match=rf"{which} functionals need \(frames >= 2, columns\) rows"):
         functionals(np.zeros(shape))
 
