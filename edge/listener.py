@@ -8,7 +8,8 @@ windows it judges exactly as training selected the windows it learnt from.
 - Which windows hold a voice: `tonecue.edge.speech.VoiceSelector` (the level gate's absolute
   minimum, then the speech detector; the level gate alone for models exported before it).
 - Speaker normalization, when the contract asks for it (`tonecue.edge.normalize`): each voiced
-  window's features are standardized by a running estimate of the voice being heard.
+  window's features are standardized by a running estimate of the voice being heard, which starts
+  from the device's channel estimate (the listener's own, or one shared with other listeners).
 - A stream that turns out not to carry the model's bandwidth (`tonecue.edge.bandwidth`) gets no
   probabilities at all: the model cannot judge it.
 """
@@ -22,7 +23,7 @@ import numpy as np
 
 from .bandwidth import BandwidthCheck
 from .model import EmotionModel
-from .normalize import SpeakerNormalizer
+from .normalize import ChannelEstimate, SpeakerNormalizer
 from .speech import VoiceSelector
 from .vad import GateSettings
 
@@ -55,9 +56,11 @@ class Listener:
         hop_frames: int | None = None,
         gate: GateSettings | None = None,
         use_detector: bool = True,
+        channel: ChannelEstimate | None = None,
     ):
         """use_detector=False judges by the level gate alone even if the model names a detector
-        (how tonecue heard before it: for side-by-side benchmarks, never for a wearer)."""
+        (how tonecue heard before it: for side-by-side benchmarks, never for a wearer).
+        channel: the device's channel estimate to share (`channel_for`); None: the listener's own."""
         self.model = model
         spec = model.contract.spec
         self.hop_frames = hop_frames or model.contract.hop_frames
@@ -68,9 +71,14 @@ class Listener:
         self._selector = VoiceSelector(self.gate, detector, self._hop_seconds)
         self._bandwidth = BandwidthCheck(spec.sample_rate, model.contract.required_bandwidth_hz)
         normalization = model.contract.normalization
-        self.normalizer = SpeakerNormalizer(normalization, self._hop_seconds) if normalization.enabled else None
+        self.normalizer = SpeakerNormalizer(normalization, self._hop_seconds, channel) if normalization.enabled else None
         self._seconds_per_sample = 1.0 / spec.sample_rate
         self.reset()
+
+    @property
+    def channel(self) -> ChannelEstimate | None:
+        """The channel estimate the voices start from (None: the model keeps none)."""
+        return None if self.normalizer is None else self.normalizer.channel
 
     @property
     def band_limited(self) -> bool:
@@ -82,7 +90,8 @@ class Listener:
         return self._bandwidth.message() if self.band_limited else None
 
     def reset(self) -> None:
-        """A new stream: fresh noise floor, detector state and bandwidth verdict, no shared frames."""
+        """A new stream: fresh noise floor, detector state and bandwidth verdict, no shared frames,
+        the voice's estimate back to the channel's (the channel itself is the device's: it stays)."""
         self._selector.reset()
         self._featurizer.reset()
         if self.normalizer is not None:
@@ -108,3 +117,11 @@ class Listener:
             features = self.normalizer(features, start * self._seconds_per_sample)
         probabilities = self.model.predict_proba(features[None], normalized=self.normalizer is not None)[0]
         return Heard(start, level, speech, True, probabilities)
+
+
+def channel_for(model: EmotionModel, hop_frames: int | None = None) -> ChannelEstimate | None:
+    """A new channel estimate for listeners of `model` to share (None when its contract keeps none)."""
+    normalization, spec = model.contract.normalization, model.contract.spec
+    if not normalization.enabled or normalization.channel_time_constant_s is None:
+        return None
+    return ChannelEstimate(normalization, (hop_frames or model.contract.hop_frames) * spec.hop_length / spec.sample_rate)

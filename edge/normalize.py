@@ -11,7 +11,17 @@ it can do the same online:
   prior counts as `prior_seconds` of voice; after that, the estimate averages over about the last
   `time_constant_s` seconds of voice (an exponential average, weight hop / time constant);
 - **reset**: after `reset_after_s` without a voice the next voice may be someone else: back to
-  the prior.
+  the prior, or rather to what the device has learnt of its own channel (below).
+
+**Channel** (`ChannelEstimate`): a device keeps one microphone and one room, and they shift every
+voice it hears alike; a corpus the model never trained on is such a channel. Judged against the
+prior alone, a corpus left out of training came out as one class for everything (RAVDESS all
+"angry", SAVEE all "sad"); centred on what that corpus sounds like on average it was judged
+well (`benchmarks/results/cold-study.md`). So the device also keeps a running mean over every
+voiced window of every voice (from the prior, weighing `prior_seconds` at first, then about the
+last `channel_time_constant_s` seconds of voice), which no new voice resets; a new voice's
+estimate starts from it. The channel lives as long as the device (one per `Listener`, or shared,
+as `tonecue classify` shares it across the files it hears one after another).
 
 The running statistics move only on voiced windows, after the window itself is normalized (a
 window never normalizes itself), in stream order, identically wherever the listener runs.
@@ -28,7 +38,7 @@ import numpy as np
 from .errors import TonecueError
 from .settings import VersionedSettings
 
-__all__ = ["NORMALIZATION_KINDS", "NormalizationError", "NormalizationSettings", "SpeakerNormalizer"]
+__all__ = ["NORMALIZATION_KINDS", "ChannelEstimate", "NormalizationError", "NormalizationSettings", "SpeakerNormalizer"]
 
 NORMALIZATION_KINDS = ("none", "speaker")
 NORMALIZATION_FORMAT_VERSION = 1
@@ -47,7 +57,10 @@ class NormalizationSettings(VersionedSettings):
     mean, std: the prior, one value per entry of the frontend's output (the statistics vector).
     time_constant_s: 60.0   seconds of voice the running estimate averages over once adapted.
     prior_seconds: 10.0     how much voice the prior weighs, at the start and after a reset.
-    reset_after_s: 30.0     seconds without a voice after which the estimate returns to the prior.
+    reset_after_s: 30.0     seconds without a voice after which the estimate returns to the prior
+                            (to the channel estimate, with one).
+    channel_time_constant_s: 300.0   seconds of voice, of every voice, the device's channel estimate
+                            averages over (None: no channel estimate; every new voice starts from the prior).
     """
 
     kind: str = "none"
@@ -56,13 +69,15 @@ class NormalizationSettings(VersionedSettings):
     time_constant_s: float = 60.0
     prior_seconds: float = 10.0
     reset_after_s: float = 30.0
+    channel_time_constant_s: float | None = 300.0
 
     FORMAT_VERSION: ClassVar[int] = NORMALIZATION_FORMAT_VERSION
     DESCRIPTION: ClassVar[str] = "normalization settings"
     ERROR: ClassVar[type[ValueError]] = NormalizationError
 
     EXPECT: ClassVar[dict[str, str]] = {
-        name: "a positive number of seconds" for name in ("time_constant_s", "prior_seconds", "reset_after_s")
+        **{name: "a positive number of seconds" for name in ("time_constant_s", "prior_seconds", "reset_after_s")},
+        "channel_time_constant_s": "a positive number of seconds or None",
     }
 
     def __post_init__(self) -> None:
@@ -70,7 +85,8 @@ class NormalizationSettings(VersionedSettings):
         problems = []
         if self.kind not in NORMALIZATION_KINDS:
             problems.append(f"kind must be one of {NORMALIZATION_KINDS}, got {self.kind!r}")
-        problems += [self.must(name, getattr(self, name)) for name in self.EXPECT if getattr(self, name) <= 0]
+        problems += [self.must(name, value) for name in self.EXPECT
+                     if (value := getattr(self, name)) is not None and value <= 0]
         for name in ("mean", "std"):
             value = getattr(self, name)
             try:
@@ -93,14 +109,39 @@ class NormalizationSettings(VersionedSettings):
         return self.kind != "none"
 
 
-class SpeakerNormalizer:
-    """The running estimate of one stream (see the module docstring)."""
+class ChannelEstimate:
+    """The device's channel: the running mean of every voiced window it has heard (module docstring)."""
 
     def __init__(self, settings: NormalizationSettings, hop_seconds: float):
+        if settings.channel_time_constant_s is None:
+            raise NormalizationError("a channel estimate needs channel_time_constant_s")
+        self.mean = np.asarray(settings.mean, dtype=np.float64).copy()
+        self.windows = 0
+        self._prior_windows = settings.prior_seconds / hop_seconds
+        self._floor_weight = min(1.0, hop_seconds / settings.channel_time_constant_s)
+
+    def learn(self, features: np.ndarray) -> None:
+        """One more voiced window (raw features), of whichever voice."""
+        weight = max(1.0 / (self._prior_windows + self.windows + 1), self._floor_weight)
+        self.mean += weight * (np.asarray(features, dtype=np.float64) - self.mean)
+        self.windows += 1
+
+
+class SpeakerNormalizer:
+    """The running estimate of one stream's voice (see the module docstring).
+
+    channel: the device's `ChannelEstimate` to start every voice from and to teach; None makes one
+    of its own (when the settings keep one), for as long as this normalizer lives.
+    """
+
+    def __init__(self, settings: NormalizationSettings, hop_seconds: float, channel: ChannelEstimate | None = None):
         if not settings.enabled:
             raise NormalizationError("SpeakerNormalizer needs kind 'speaker'")
         self.settings = settings
         self.hop_seconds = float(hop_seconds)
+        if channel is None and settings.channel_time_constant_s is not None:
+            channel = ChannelEstimate(settings, self.hop_seconds)
+        self.channel = channel
         self._prior_mean = np.asarray(settings.mean, dtype=np.float64)
         self._prior_var = np.maximum(np.asarray(settings.std, dtype=np.float64), MIN_STD) ** 2
         self._prior_windows = settings.prior_seconds / self.hop_seconds
@@ -108,8 +149,9 @@ class SpeakerNormalizer:
         self.reset()
 
     def reset(self) -> None:
-        """Back to the prior: a new stream, or a new voice after a long silence."""
-        self.mean = self._prior_mean.copy()
+        """Back to the start: a new stream, or a new voice after a long silence. The mean starts
+        from the channel estimate (the prior, without one), the spread from the prior's."""
+        self.mean = (self._prior_mean if self.channel is None else self.channel.mean).copy()
         self.var = self._prior_var.copy()
         self.voiced_windows = 0
         self._last_voice: float | None = None
@@ -134,6 +176,8 @@ class SpeakerNormalizer:
         self.mean += weight * delta
         self.var = np.maximum((1 - weight) * (self.var + weight * delta * delta), MIN_STD**2)
         self.voiced_windows += 1
+        if self.channel is not None:
+            self.channel.learn(x)
         return z.astype(np.float32)
 
 

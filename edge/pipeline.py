@@ -24,6 +24,7 @@ from .cues import Cue, CuePlanner, CueSettings
 from .decision import Decision, DecisionSettings, EmotionSmoother
 from .listener import Heard, Listener
 from .model import EmotionModel
+from .normalize import ChannelEstimate
 from .stream import WindowStream
 from .vad import GateSettings
 
@@ -49,9 +50,10 @@ class Pipeline:
         decision: DecisionSettings | None = None,
         cues: CueSettings | None = None,
         use_detector: bool = True,
+        channel: ChannelEstimate | None = None,
     ):
         self.model = model
-        self.listener = Listener(model, hop_frames, gate, use_detector)
+        self.listener = Listener(model, hop_frames, gate, use_detector, channel)
         self.stream = WindowStream(model.contract.spec, self.listener.hop_frames)
         self.smoother = EmotionSmoother(model.labels, decision)
         self.planner = CuePlanner(cues, model.labels)

@@ -7,6 +7,7 @@ import pytest
 
 from tonecue.edge.model import ModelContract, ModelError
 from tonecue.edge.normalize import (
+    ChannelEstimate,
     NormalizationError,
     NormalizationSettings,
     SpeakerNormalizer,
@@ -37,7 +38,7 @@ def test_cold_windows_use_the_prior_and_a_voice_is_learnt():
 
 
 def test_a_long_silence_returns_to_the_prior():
-    norm = SpeakerNormalizer(settings(reset_after_s=10.0), HOP)
+    norm = SpeakerNormalizer(settings(reset_after_s=10.0, channel_time_constant_s=None), HOP)
     for i in range(100):
         norm(np.full(3, 8.0), i * HOP)
     assert norm.mean[0] > 6
@@ -57,6 +58,34 @@ def test_training_statistics_match_what_the_prior_stores():
     np.testing.assert_allclose(z[200:].std(0), 1, atol=1e-5)
 
 
+def test_a_new_voice_starts_from_what_the_device_has_learnt_of_its_channel():
+    # Every voice through this device's microphone sits +6 on the first feature; the prior says 0.
+    rng = np.random.default_rng(4)
+    channel = ChannelEstimate(settings(channel_time_constant_s=60.0), HOP)
+    first = SpeakerNormalizer(settings(channel_time_constant_s=60.0), HOP, channel)
+    for i in range(200):
+        first(rng.normal([6.0, 0.0, 0.0], 1.0), i * HOP)
+    assert channel.mean[0] == pytest.approx(6.0, abs=0.5) and channel.windows == 200
+    first.reset()  # the voice is gone: the next one starts from the channel, not from the prior
+    assert first.mean[0] == pytest.approx(channel.mean[0])
+    second = SpeakerNormalizer(settings(channel_time_constant_s=60.0), HOP, channel)  # e.g. the next file
+    assert abs(second(np.array([6.0, 0.0, 0.0]), 0.0)[0]) < 0.5
+    without = SpeakerNormalizer(settings(channel_time_constant_s=None), HOP)
+    assert without.channel is None and without(np.array([6.0, 0.0, 0.0]), 0.0)[0] == pytest.approx(6.0)
+
+
+def test_the_channel_learns_from_every_voice_and_forgets_slowly():
+    channel = ChannelEstimate(settings(prior_seconds=5.0, channel_time_constant_s=100.0), HOP)
+    for _ in range(10):  # the prior weighs 5 s = 10 windows: after 10 windows at 4, halfway
+        channel.learn(np.full(3, 4.0))
+    assert channel.mean[0] == pytest.approx(2.0)
+    for _ in range(2000):  # then an exponential average over about 100 s of voice
+        channel.learn(np.full(3, -1.0))
+    assert channel.mean[0] == pytest.approx(-1.0, abs=1e-3)
+    with pytest.raises(NormalizationError, match="a channel estimate needs channel_time_constant_s"):
+        ChannelEstimate(settings(channel_time_constant_s=None), HOP)
+
+
 @pytest.mark.parametrize(
     "changes, words",
     [
@@ -65,6 +94,7 @@ def test_training_statistics_match_what_the_prior_stores():
         ({"kind": "speaker", "mean": (0.0, 1.0), "std": (1.0,)}, "of one length"),
         ({"time_constant_s": 0}, "time_constant_s must be a positive number"),
         ({"mean": ("a",)}, "mean must be a list of numbers"),
+        ({"channel_time_constant_s": 0.0}, "channel_time_constant_s must be a positive number of seconds or None"),
     ],
 )
 def test_nonsense_settings_are_refused(changes, words):
@@ -102,3 +132,26 @@ def test_a_normalized_model_judges_a_lone_window_by_its_prior_and_the_loop_by_th
     np.testing.assert_allclose(model.predict_proba(raw), model.predict_proba(cold_normalize(raw, prior), normalized=True))
     assert not np.allclose(model.predict_proba(raw), model.predict_proba(raw, normalized=True))
     assert Pipeline(model).listener.normalizer is not None
+
+
+def test_listeners_share_a_channel_and_a_new_stream_keeps_it(tmp_path):
+    from tonecue.edge.listener import channel_for
+    from tonecue.edge.model import EmotionModel
+    from tonecue.edge.pipeline import Pipeline
+
+    from helpers.onnx_models import write_model
+
+    spec = FrontendSpec()
+    c = ModelContract(spec, GateSettings(), ("a", "b"), "stats", normalization=settings(spec.stats_size))
+    model = EmotionModel(write_model(tmp_path / "n.onnx", spec.stats_size, 2, c.to_metadata()))
+    channel = channel_for(model)
+    assert channel is not None and channel_for(model) is not channel  # a new one each time
+    one, two = Pipeline(model, channel=channel), Pipeline(model, channel=channel)
+    assert one.listener.channel is two.listener.channel is channel
+    channel.learn(np.full(spec.stats_size, 50.0))
+    one.reset()  # a new stream on the same device: the voice starts from the channel, which stays
+    np.testing.assert_array_equal(one.listener.normalizer.mean, channel.mean)
+    assert channel.windows == 1 and Pipeline(model).listener.channel is not channel
+    plain = ModelContract(spec, GateSettings(), ("a", "b"), "stats",
+                          normalization=settings(spec.stats_size, channel_time_constant_s=None))
+    assert channel_for(EmotionModel(write_model(tmp_path / "p.onnx", spec.stats_size, 2, plain.to_metadata()))) is None
