@@ -3,6 +3,13 @@
 A recording is pushed through the live pipeline (`tonecue.edge.pipeline`): its window stream,
 level gate, speech detector, featurizer and model. Its label is the class with the highest mean
 probability over its voiced windows; a recording in which no window holds a voice gets no label.
+
+A recording is judged alone, from the model's prior (`channel=None`), unless a channel estimate
+(`tonecue.edge.normalize`) is shared: then recordings are heard one after another as by one device,
+each a new stream and a new voice, the channel learnt from every one of them carried over
+(`tonecue classify --one-device`). That helps recordings from one microphone, as a device learns
+its own, and hurts a mix of microphones: held-out clips of three corpora heard as one device fell
+from 0.577 to 0.420 UAR with the CREMA-D model (`benchmarks/results/heldout-clips.md`).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import numpy as np
 
 from .audio import check_signal, conform, load_audio
 from .model import EmotionModel
+from .normalize import ChannelEstimate
 from .pipeline import Pipeline
 
 __all__ = ["ClipResult", "classify_clip", "classify_file"]
@@ -38,8 +46,11 @@ class ClipResult:
         return {k: v for k, v in asdict(self).items() if k != "warning" or v is not None}
 
 
-def classify_clip(model: EmotionModel, source, sample_rate: int | None = None) -> ClipResult:
+def classify_clip(model: EmotionModel, source, sample_rate: int | None = None,
+                  channel: ChannelEstimate | None = None) -> ClipResult:
     """`source`: a path (any rate, WAV/FLAC/AIFF), or a 1-D array of samples at `sample_rate`.
+    channel: the device's channel estimate, shared with the recordings heard before (and taught
+    by this one); None: this recording alone.
 
     Raises `AudioError` for a file that cannot be read.
     """
@@ -53,7 +64,7 @@ def classify_clip(model: EmotionModel, source, sample_rate: int | None = None) -
         if signal.ndim != 1:
             raise ValueError(f"expected mono samples (a 1-D array), got shape {signal.shape}")
         signal = conform(check_signal(signal), int(sample_rate), rate)
-    pipeline = Pipeline(model)
+    pipeline = Pipeline(model, channel=channel)
     steps = pipeline.push(signal) + pipeline.flush()
     voiced = [s.heard.probabilities for s in steps if s.heard.voiced]
     warning = pipeline.listener.band_message
@@ -65,6 +76,6 @@ def classify_clip(model: EmotionModel, source, sample_rate: int | None = None) -
     return ClipResult(label, probabilities, len(voiced), len(steps), round(len(signal) / rate, 3), warning)
 
 
-def classify_file(model: EmotionModel, path: str | Path) -> dict:
+def classify_file(model: EmotionModel, path: str | Path, channel: ChannelEstimate | None = None) -> dict:
     """One JSON-ready line per file for `tonecue classify`: file, label, probabilities, counts."""
-    return {"file": str(path), **classify_clip(model, path).as_dict()}
+    return {"file": str(path), **classify_clip(model, path, channel=channel).as_dict()}

@@ -129,13 +129,15 @@ def demo_summary(utterances: list[dict], steps: list) -> str:
 
 def run_classify(args: argparse.Namespace) -> int:
     from .classify import classify_file
+    from .listener import channel_for
     from .model import EmotionModel
 
     model = EmotionModel(args.model)
+    channel = channel_for(model) if args.one_device else None
     status = 0
     for path in args.files:
         try:
-            print(json.dumps(classify_file(model, path)), flush=True)
+            print(json.dumps(classify_file(model, path, channel)), flush=True)
         except AudioError as exc:  # one bad file does not stop the others
             print(json.dumps({"file": str(path), "error": str(exc)}), flush=True)
             status = exit_status(exc)
@@ -168,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("files", nargs="+", help="WAV, FLAC or AIFF files, any rate, mono or stereo")
     classify.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="an exported tonecue ONNX model")
+    classify.add_argument("--one-device", action="store_true",
+                          help="the files come from one microphone: hear them one after another as one device does, "
+                               "its channel estimate carried from file to file (by default each file is judged alone, "
+                               "from the model's prior; files from different microphones must be)")
     classify.set_defaults(handler=run_classify)
     return parser
 

@@ -291,9 +291,10 @@ class EmotionModel:
                 raise ModelError(str(exc)) from None
         return SpeechDetector(self.contract.detector, self._network.fresh(), self.contract.spec.sample_rate)
 
-    def classify(self, source, sample_rate: int | None = None):
+    def classify(self, source, sample_rate: int | None = None, channel=None):
         """A whole recording, heard as the device hears it: a `ClipResult` (label, probabilities,
-        voiced windows). `source` is a path, or an array of samples at `sample_rate`."""
+        voiced windows). `source` is a path, or an array of samples at `sample_rate`; `channel`
+        a channel estimate shared with recordings heard before (`tonecue.edge.classify`)."""
         from .classify import classify_clip
 
-        return classify_clip(self, source, sample_rate)
+        return classify_clip(self, source, sample_rate, channel)

@@ -58,3 +58,15 @@ def test_a_corrupt_model_has_its_own_exit_code(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 64)
     assert main(["classify", str(DEMO_CLIP), "--model", str(bad)]) == EXIT_MODEL
     assert "not a readable ONNX model" in capsys.readouterr().err
+
+
+def test_files_are_judged_alone_unless_they_come_from_one_device(capsys):
+    # The shipped model (speaker-normalized). Alone, a file is judged the same wherever it comes.
+    assert main(["classify", str(DEMO_CLIP), str(DEMO_CLIP)]) == 0
+    alone = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alone[0] == alone[1] and alone[0]["voiced_windows"] > 0
+    # As one device: the second hearing starts from the channel the first one taught.
+    assert main(["classify", str(DEMO_CLIP), str(DEMO_CLIP), "--one-device"]) == 0
+    first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert first == alone[0] and first["voiced_windows"] == second["voiced_windows"]
+    assert first["probabilities"] != second["probabilities"]
