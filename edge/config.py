@@ -143,10 +143,13 @@ class StreamSettings(Settings):
 @dataclass(frozen=True)
 class ServiceSettings(Settings):
     """watchdog: true — ping systemd's watchdog while the loop runs (when the unit sets
-    WatchdogSec). log_level: "INFO" — one of DEBUG, INFO, WARNING, ERROR, CRITICAL."""
+    WatchdogSec). log_level: "INFO" — one of DEBUG, INFO, WARNING, ERROR, CRITICAL.
+    channel_file: "auto" — where what the device learnt of its microphone is kept across restarts
+    (`tonecue.edge.channel_store`): "auto" the unit's StateDirectory under systemd, "" nowhere."""
 
     watchdog: bool = True
     log_level: str = "INFO"
+    channel_file: str = "auto"
 
     DESCRIPTION: ClassVar[str] = "service settings"
     ERROR: ClassVar[type[ValueError]] = ConfigError
@@ -171,6 +174,8 @@ SECTIONS: dict[str, type[Settings]] = {
     "indicators": IndicatorSettings,
     "service": ServiceSettings,
 }
+# Keys that name files, resolved against the config file's folder ("auto" is not a path).
+_PATH_KEYS: dict[str, tuple[str, ...]] = {"model": ("path",), "audio": ("input_file",), "service": ("channel_file",)}
 # Keys a section accepts beyond its class's fields.
 _EXTRA_KEYS = {"gate": ["format_version"]}
 
@@ -233,9 +238,9 @@ class Config:
             if problem:
                 raise ConfigError(f"{where}[{name}] {problem}")
             table = dict(table)
-            for key in ("path", "input_file"):
+            for key in _PATH_KEYS.get(name, ()):
                 value = table.get(key)
-                if base is not None and isinstance(value, str) and value and name in ("model", "audio"):
+                if base is not None and isinstance(value, str) and value and value != "auto":
                     path = Path(value).expanduser()
                     table[key] = str(path if path.is_absolute() else base / path)
             try:

@@ -20,8 +20,9 @@ prior alone, a corpus left out of training came out as one class for everything 
 well (`benchmarks/results/cold-study.md`). So the device also keeps a running mean over every
 voiced window of every voice (from the prior, weighing `prior_seconds` at first, then about the
 last `channel_time_constant_s` seconds of voice), which no new voice resets; a new voice's
-estimate starts from it. The channel lives as long as the device (one per `Listener`, or shared,
-as `tonecue classify` shares it across the files it hears one after another).
+estimate starts from it. The channel lives as long as the device: one per `Listener`, or shared
+(`tonecue classify --one-device` shares it across the files it hears one after another); the
+service keeps it across restarts (`tonecue.edge.channel_store`).
 
 The running statistics move only on voiced windows, after the window itself is normalized (a
 window never normalizes itself), in stream order, identically wherever the listener runs.

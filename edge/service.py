@@ -7,7 +7,9 @@ All work happens on this thread; the microphone's callback only queues blocks. T
 systemd's notify protocol (READY once running, WATCHDOG only after an iteration it completed,
 STATUS with the current emotion, STOPPING), survives a microphone that is missing or vanishes
 (an error cue, a log line, retries with backoff, recovery when it returns) and stops within a
-second of SIGTERM or SIGINT with every indicator off. Audio stays in memory.
+second of SIGTERM or SIGINT with every indicator off. Audio stays in memory; what the device has
+learnt of its channel (a mean of features, `tonecue.edge.channel_store`) is kept in
+`[service] channel_file`, read at start, written every few minutes and at the end.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .capture import Backoff, EndOfStream, MicrophoneError
+from .channel_store import channel_file, load_channel, save_channel
 from .config import Config
 from .indicators import Indicator
+from .listener import channel_for
 from .model import EmotionModel
 from .notify import Notifier, WatchdogPacer
 from .pipeline import Pipeline, Step
@@ -30,6 +34,7 @@ from .pipeline import Pipeline, Step
 log = logging.getLogger("tonecue")
 
 READ_TIMEOUT_S = 0.2  # how long a read may block: bounds how late a stop request is noticed
+CHANNEL_SAVE_S = 300.0  # how often the channel estimate is written while listening (a power cut loses less)
 
 
 class Source(Protocol):
@@ -69,9 +74,15 @@ class Service:
         )
         # The model's gate, with any key of the config's [gate] table put over it.
         gate = config.gate_for(model.contract.gate)
+        hop_frames = hop_frames_for(config, model)
+        # What the device learnt of its microphone before a restart (None: the model keeps none).
+        self.channel = channel_for(model, hop_frames)
+        self._channel_path = channel_file(config.service.channel_file) if self.channel is not None else None
+        if self._channel_path is not None:
+            load_channel(self._channel_path, self.channel, model.contract.normalization)
         self.pipeline = Pipeline(
-            model, hop_frames=hop_frames_for(config, model), gate=gate, decision=config.decision, cues=config.cues,
-            use_detector=use_detector,
+            model, hop_frames=hop_frames, gate=gate, decision=config.decision, cues=config.cues,
+            use_detector=use_detector, channel=self.channel,
         )
         self.planner = self.pipeline.planner
         self.pipeline.observers.append(self._after_step)
@@ -84,6 +95,7 @@ class Service:
         self._band_reported = False
         self._fault_message: str | None = None
         self._status: str | None = ""  # the emotion last reported in STATUS ("" before any)
+        self._channel_saved = clock()
         self.windows_heard = 0
 
     # --- control --------------------------------------------------------------------------------
@@ -120,7 +132,13 @@ class Service:
             self.notifier.stopping(status="stopping")
             self.indicator.off()
             self.indicator.close()
+            self._save_channel()
         return 0
+
+    def _save_channel(self) -> None:
+        if self._channel_path is not None:
+            save_channel(self._channel_path, self.channel, self.model.contract.normalization)
+            self._channel_saved = self.clock()
 
     def _listen(self, source: Source) -> None:
         self._restart_stream()
@@ -134,6 +152,8 @@ class Service:
                 self._fault_message = None
                 self.backoff.reset()
             self.pipeline.push(block, self._stream_epoch)
+            if self.clock() - self._channel_saved >= CHANNEL_SAVE_S:
+                self._save_channel()
 
     def _now(self) -> float:
         """Seconds since the service started, never earlier than what was already heard."""

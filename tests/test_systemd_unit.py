@@ -83,8 +83,10 @@ def test_unit_has_the_key_directives():
     environment = dict(item.split("=", 1) for v in values("Environment") for item in shlex.split(v))
     assert environment["OPENBLAS_NUM_THREADS"] == "1"
     assert environment["ORT_DISABLE_TELEMETRY"] == "1"
-    # Nothing is written: no writable paths beyond the private runtime directory (lgpio's FIFO).
-    assert not values("ReadWritePaths") and not values("StateDirectory") and not values("LogsDirectory")
+    # Written: only the private runtime directory (lgpio's FIFO) and the unit's own state directory
+    # (the channel estimate, [service] channel_file = "auto"), mode 0700; no other writable path.
+    assert not values("ReadWritePaths") and not values("LogsDirectory") and not values("CacheDirectory")
+    assert values("StateDirectory") == ["tonecue"] and value("StateDirectoryMode") == "0700"
     assert value("RuntimeDirectory") == "tonecue"
     assert value("WorkingDirectory") == environment["LG_WD"] == "/run/tonecue"
 

@@ -239,3 +239,13 @@ def test_sections_need_no_keys(tmp_path):
 def test_service_and_stream_settings():
     assert ServiceSettings(log_level="warning").log_level == "WARNING"
     assert StreamSettings(hop_seconds=1).hop_seconds == 1.0
+
+
+def test_the_channel_file_is_found_beside_the_config_unless_auto_or_nowhere(tmp_path):
+    from tonecue.edge.config import load_config
+
+    for given, expected in (("state/channel.json", str(tmp_path / "state" / "channel.json")), ("auto", "auto"), ("", "")):
+        path = tmp_path / "tonecue.toml"
+        path.write_text(f'[service]\nchannel_file = "{given}"\n')
+        assert load_config(path).service.channel_file == expected
+    assert Config().service.channel_file == "auto"

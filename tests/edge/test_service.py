@@ -285,3 +285,22 @@ def test_the_config_gate_overrides_the_models_gate_key_by_key(tmp_path):
     assert Service(load_config(none), model, RecordingIndicator(), opened).pipeline.listener.gate == model_gate
     gate = Service(load_config(one), model, RecordingIndicator(), opened).pipeline.listener.gate
     assert gate == GateSettings(margin_db=12.0, min_level_db=-55.0)
+
+
+def test_what_the_device_learnt_of_its_channel_survives_a_restart(tmp_path, monkeypatch):
+    # The shipped model is speaker-normalized; under systemd the file goes to StateDirectory.
+    from tonecue.edge.channel_store import CHANNEL_FILE_NAME
+
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "lib"))
+    model = EmotionModel()
+    first = Service(Config(), model, RecordingIndicator(), lambda: replay(model.contract.spec.sample_rate))
+    assert first.channel is not None and first.channel.windows == 0
+    assert first.run() == 0 and first.channel.windows > 0
+    saved = json.loads((tmp_path / "lib" / CHANNEL_FILE_NAME).read_text())
+    assert saved["windows"] == first.channel.windows
+    second = Service(Config(), model, RecordingIndicator(), lambda: replay(model.contract.spec.sample_rate))
+    assert second.channel.windows == first.channel.windows  # a head start, not the prior
+    np.testing.assert_allclose(second.channel.mean, first.channel.mean)
+    off = Config.from_dict({"service": {"channel_file": ""}})
+    third = Service(off, model, RecordingIndicator(), lambda: replay(model.contract.spec.sample_rate))
+    assert third.channel.windows == 0  # kept nowhere: every start from the prior
