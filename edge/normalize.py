@@ -17,7 +17,7 @@ it can do the same online:
 voice it hears alike; a corpus the model never trained on is such a channel. Judged against the
 prior alone, a corpus left out of training came out as one class for everything (RAVDESS all
 "angry", SAVEE all "sad"); centred on what that corpus sounds like on average it was judged
-well (`benchmarks/results/cold-study.md`). So the device also keeps a running mean over every
+well (`benchmarks/results/channel-study.md`). So the device also keeps a running mean over every
 voiced window of every voice (from the prior, weighing `prior_seconds` at first, then about the
 last `channel_time_constant_s` seconds of voice), which no new voice resets; a new voice's
 estimate starts from it. The channel lives as long as the device: one per `Listener`, or shared
@@ -110,6 +110,13 @@ class NormalizationSettings(VersionedSettings):
         return self.kind != "none"
 
 
+def _running_weight(prior_windows: float, heard: int, floor_weight: float) -> float:
+    """The weight of the next window in a running mean that starts from a prior: like averaging it
+    with the prior's windows and those heard so far, never less than the time constant allows (so
+    the estimate keeps following what it hears)."""
+    return max(1.0 / (prior_windows + heard + 1), floor_weight)
+
+
 class ChannelEstimate:
     """The device's channel: the running mean of every voiced window it has heard (module docstring)."""
 
@@ -123,7 +130,7 @@ class ChannelEstimate:
 
     def learn(self, features: np.ndarray) -> None:
         """One more voiced window (raw features), of whichever voice."""
-        weight = max(1.0 / (self._prior_windows + self.windows + 1), self._floor_weight)
+        weight = _running_weight(self._prior_windows, self.windows, self._floor_weight)
         self.mean += weight * (np.asarray(features, dtype=np.float64) - self.mean)
         self.windows += 1
 
@@ -170,9 +177,7 @@ class SpeakerNormalizer:
             self.reset()
         self._last_voice = now
         z = (x - self.mean) / np.sqrt(self.var)
-        # Weight of this window: like averaging it with the prior's windows and those heard so far,
-        # never less than the time constant allows (so the estimate keeps following the voice).
-        weight = max(1.0 / (self._prior_windows + self.voiced_windows + 1), self._floor_weight)
+        weight = _running_weight(self._prior_windows, self.voiced_windows, self._floor_weight)
         delta = x - self.mean
         self.mean += weight * delta
         self.var = np.maximum((1 - weight) * (self.var + weight * delta * delta), MIN_STD**2)
