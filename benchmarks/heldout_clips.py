@@ -6,7 +6,7 @@ Each clip goes through `EmotionModel.classify`, as `tonecue classify` hears a fi
 and a new voice per clip, so a speaker-normalized model judges it without knowing the speaker.
 Three hearings (`HEARINGS`):
 
-- alone: every clip from the model's prior ("cold", `tonecue classify --independent`);
+- alone: every clip from the model's prior ("cold", `tonecue classify` by default);
 - one device per corpus: each corpus's clips, in a seeded random order, heard by one device whose
   channel estimate carries over from clip to clip (a corpus is one recording set-up: a device
   with its microphone); the first clips are still cold;
@@ -102,7 +102,7 @@ def to_markdown(results: list[dict]) -> str:
     lines = ["# Held-out clips, one at a time", "",
              "Every clip of the speakers in `benchmarks/heldout.json`, classified as `tonecue classify` does, each a "
              "new voice; `python -m tonecue.benchmarks.heldout_clips`. *alone*: each clip from the model's prior "
-             "(`--independent`); *one device per corpus*: each corpus's clips in a seeded random order through one "
+             "(`tonecue classify` by default); *one device per corpus*: each corpus's clips in a seeded random order through one "
              "device, whose channel estimate (its microphone and room) carries over from clip to clip; *one device "
              "for all*: every clip of every corpus in one random order through one device. UAR over angry, happy, "
              "sad, neutral; chance 0.25.", "",
