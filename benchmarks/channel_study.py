@@ -18,7 +18,7 @@ registry's kind; `--landmarks` sets its size (the shipped model has 2000).
 Test clips, each a new voice, heard through the device's own code (`SpeakerNormalizer`,
 `ChannelEstimate`; clip-level decision: the mean of its windows' probabilities):
 
-- **alone**: every clip from the prior (`tonecue classify --independent`);
+- **alone**: every clip from the prior (`tonecue classify` by default);
 - **one device**: the test set's clips in a seeded random order through one device, whose channel
   estimate carries over from clip to clip. Leave one corpus out: the held-out corpus is one
   recording set-up, as a device with its microphone is. Speaker-grouped: a fold mixes corpora,
@@ -28,7 +28,6 @@ Test clips, each a new voice, heard through the device's own code (`SpeakerNorma
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -103,26 +102,22 @@ def heard(ws, rows: np.ndarray, prior, hearing: str, seed: int) -> np.ndarray:
     hop = ws.hop_frames * ws.spec.hop_length / ws.spec.sample_rate
     X = ws.features[KIND]
     out = np.empty((len(rows), X.shape[1]), dtype=np.float32)
+    # Alone, each clip's normalizer makes a channel of its own, fresh from the prior.
     channel = ChannelEstimate(prior, hop) if hearing == "one device" else None
-    clips = np.unique(ws.clip_ids[rows])
-    for clip in np.random.default_rng(seed).permutation(clips):
-        normalizer = (SpeakerNormalizer(prior, hop, channel) if channel is not None
-                      else SpeakerNormalizer(dataclasses.replace(prior, channel_time_constant_s=None), hop))
-        for i in np.flatnonzero(ws.clip_ids[rows] == clip):  # in stream order
+    clip_of = ws.clip_ids[rows]
+    for clip in np.random.default_rng(seed).permutation(np.unique(clip_of)):
+        normalizer = SpeakerNormalizer(prior, hop, channel)
+        for i in np.flatnonzero(clip_of == clip):  # in stream order
             out[i] = normalizer(X[rows[i]], i * hop)
     return out
 
 
 def clip_uar(ws, rows: np.ndarray, proba: np.ndarray) -> tuple[float, dict[str, float]]:
-    from sklearn.metrics import recall_score
+    """Clip UAR of the rows' window probabilities, overall and per corpus."""
+    from tonecue.train.evaluate import evaluate_predictions
 
-    clips = ws.clip_ids[rows]
-    ids = np.unique(clips)
-    said = np.array([proba[clips == c].mean(axis=0).argmax() for c in ids])
-    truth = np.array([ws.labels[rows][clips == c][0] for c in ids])
-    corpus = np.array([ws.corpora[rows][clips == c][0] for c in ids])
-    per = {str(k): float(recall_score(truth[corpus == k], said[corpus == k], average="macro")) for k in np.unique(corpus)}
-    return float(recall_score(truth, said, average="macro")), per
+    clip = evaluate_predictions(proba, ws.labels[rows], ws.clip_ids[rows], ws.corpora[rows], ws.classes)["clip"]
+    return clip["overall"]["uar"], {corpus: m["uar"] for corpus, m in clip["per_corpus"].items()}
 
 
 def study(recipe: str, landmarks: int, seed: int, data: Path) -> dict:
