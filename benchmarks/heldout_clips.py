@@ -6,12 +6,12 @@ Each clip goes through `EmotionModel.classify`, as `tonecue classify` hears a fi
 and a new voice per clip, so a speaker-normalized model judges it without knowing the speaker.
 Three hearings (`HEARINGS`):
 
-- alone: every clip from the model's prior ("cold", `tonecue classify` by default);
-- one device per corpus: each corpus's clips, in a seeded random order, heard by one device whose
-  channel estimate carries over from clip to clip (a corpus is one recording set-up: a device
-  with its microphone); the first clips are still cold;
-- one device for all: every clip, of every corpus, in one seeded random order through one device
-  (`tonecue classify` given them all): channels mixed, the hardest case for the estimate.
+- alone: every clip from the model's prior ("cold", `tonecue classify --alone`);
+- together per corpus: each corpus's clips given to `tonecue classify` at once (its default): the
+  channel learnt from all of them first (a corpus is one recording set-up, as a device with its
+  microphone), then each clip judged against it;
+- together for all: every clip, of every corpus, given at once: channels mixed, the hardest case
+  for the estimate.
 
 A clip with no voiced window counts as wrong ("none"). Reported: UAR over the four classes, per
 corpus and in all, with per-class recall, for each model given (default: the two shipped ones).
@@ -59,26 +59,25 @@ def clips() -> list[tuple[str, Path, str]]:
     return out
 
 
-HEARINGS = ("alone", "one device per corpus", "one device for all")
+HEARINGS = ("alone", "together per corpus", "together for all")
 
 
-def hear(model: EmotionModel, items: list[tuple[str, Path, str]], hearing: str, seed: int = 0) -> list[str]:
+def hear(model: EmotionModel, items: list[tuple[str, Path, str]], hearing: str) -> list[str]:
     """The label said for each item (in the items' order), heard as `hearing` says."""
-    from tonecue.edge.listener import channel_for
+    from tonecue.edge.classify import channel_of_recordings
 
     if hearing == "alone":
-        return [model.classify(str(path)).label or "none" for _, path, _ in items]
-    if hearing == "one device per corpus":
+        groups = [[i] for i in range(len(items))]
+    elif hearing == "together per corpus":
         groups = [[i for i, item in enumerate(items) if item[0] == c] for c in sorted({c for c, _, _ in items})]
-    elif hearing == "one device for all":
+    elif hearing == "together for all":
         groups = [list(range(len(items)))]
     else:
         raise ValueError(f"hearing must be one of {HEARINGS}, got {hearing!r}")
     said = [""] * len(items)
-    rng = np.random.default_rng(seed)
     for group in groups:
-        channel = channel_for(model)
-        for i in rng.permutation(group):
+        channel = None if hearing == "alone" else channel_of_recordings(model, [items[i][1] for i in group])
+        for i in group:
             said[i] = model.classify(str(items[i][1]), channel=channel).label or "none"
     return said
 
@@ -102,9 +101,9 @@ def to_markdown(results: list[dict]) -> str:
     lines = ["# Held-out clips, one at a time", "",
              "Every clip of the speakers in `benchmarks/heldout.json`, classified as `tonecue classify` does, each a "
              "new voice; `python -m tonecue.benchmarks.heldout_clips`. *alone*: each clip from the model's prior "
-             "(`tonecue classify` by default); *one device per corpus*: each corpus's clips in a seeded random order through one "
-             "device, whose channel estimate (its microphone and room) carries over from clip to clip; *one device "
-             "for all*: every clip of every corpus in one random order through one device. UAR over angry, happy, "
+             "(`tonecue classify --alone`); *together per corpus*: each corpus's clips given to `tonecue classify` at once "
+             "(its default: the channel, the microphone and room, learnt from all of them first, then each clip judged "
+             "against it); *together for all*: every clip of every corpus given at once. UAR over angry, happy, "
              "sad, neutral; chance 0.25.", "",
              "| model | trained on | heard | clips | UAR | " + " | ".join(corpora) + " | recall angry / happy / sad / neutral |",
              "|---|---|---|---:|---:|" + "---:|" * len(corpora) + "---|"]

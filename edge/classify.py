@@ -5,11 +5,13 @@ level gate, speech detector, featurizer and model. Its label is the class with t
 probability over its voiced windows; a recording in which no window holds a voice gets no label.
 
 A recording is judged alone, from the model's prior (`channel=None`), unless a channel estimate
-(`tonecue.edge.normalize`) is shared: then recordings are heard one after another as by one device,
-each a new stream and a new voice, the channel learnt from every one of them carried over
-(`tonecue classify --one-device`). That helps recordings from one microphone, as a device learns
-its own, and hurts a mix of microphones: held-out clips of three corpora heard as one device fell
-from 0.577 to 0.420 UAR with the CREMA-D model (`benchmarks/results/heldout-clips.md`).
+(`tonecue.edge.normalize`) is shared. `tonecue classify` by default takes the files it is given
+together as one microphone's, as a device learns its own: `channel_of_recordings` hears every one
+once to learn their channel, then each is judged against it as a new voice, the same in whichever
+order they come. A corpus the model never trained on, judged alone, comes out nearly one class; so
+heard, it is judged well; a mix of microphones heard as one loses a little with the shipped model
+and much with the CREMA-D one (`benchmarks/results/channel-study.md`, `heldout-clips.md`):
+`tonecue classify --alone` judges each file by itself.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import check_signal, conform, load_audio
+from .audio import AudioError, check_signal, conform, load_audio
 from .model import EmotionModel
 from .normalize import ChannelEstimate
+from .listener import channel_for
 from .pipeline import Pipeline
 
-__all__ = ["ClipResult", "classify_clip", "classify_file"]
+__all__ = ["ClipResult", "channel_of_recordings", "classify_clip", "classify_file"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,19 @@ def classify_clip(model: EmotionModel, source, sample_rate: int | None = None,
 def classify_file(model: EmotionModel, path: str | Path, channel: ChannelEstimate | None = None) -> dict:
     """One JSON-ready line per file for `tonecue classify`: file, label, probabilities, counts."""
     return {"file": str(path), **classify_clip(model, path, channel=channel).as_dict()}
+
+
+def channel_of_recordings(model: EmotionModel, paths) -> ChannelEstimate | None:
+    """The channel of recordings heard together: every voiced window of every file weighed alike
+    with the prior, frozen so that each file is judged against the same estimate. None when the
+    model keeps no channel. A file that cannot be read teaches nothing (it reports its error when
+    it is judged)."""
+    learner = channel_for(model, remember_all=True)
+    if learner is None:
+        return None
+    for path in paths:
+        try:
+            classify_clip(model, path, channel=learner)
+        except AudioError:
+            continue
+    return learner.frozen()

@@ -128,12 +128,11 @@ def demo_summary(utterances: list[dict], steps: list) -> str:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from .classify import classify_file
-    from .listener import channel_for
+    from .classify import channel_of_recordings, classify_file
     from .model import EmotionModel
 
     model = EmotionModel(args.model)
-    channel = channel_for(model) if args.one_device else None
+    channel = None if args.alone else channel_of_recordings(model, args.files)
     status = 0
     for path in args.files:
         try:
@@ -170,10 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("files", nargs="+", help="WAV, FLAC or AIFF files, any rate, mono or stereo")
     classify.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="an exported tonecue ONNX model")
-    classify.add_argument("--one-device", action="store_true",
-                          help="the files come from one microphone: hear them one after another as one device does, "
-                               "its channel estimate carried from file to file (by default each file is judged alone, "
-                               "from the model's prior; files from different microphones must be)")
+    classify.add_argument("--alone", action="store_true",
+                          help="judge each file by itself, from the model's prior (for files from different "
+                               "microphones); by default the files given together are taken as one microphone's, "
+                               "as a device learns its own: their channel is learnt from all of them first")
     classify.set_defaults(handler=run_classify)
     return parser
 

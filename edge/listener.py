@@ -119,9 +119,11 @@ class Listener:
         return Heard(start, level, speech, True, probabilities)
 
 
-def channel_for(model: EmotionModel, hop_frames: int | None = None) -> ChannelEstimate | None:
-    """A new channel estimate for listeners of `model` to share (None when its contract keeps none)."""
+def channel_for(model: EmotionModel, hop_frames: int | None = None, remember_all: bool = False) -> ChannelEstimate | None:
+    """A new channel estimate for listeners of `model` to share (None when its contract keeps none);
+    remember_all: of recordings heard together (`ChannelEstimate`)."""
     normalization, spec = model.contract.normalization, model.contract.spec
     if not normalization.enabled or normalization.channel_time_constant_s is None:
         return None
-    return ChannelEstimate(normalization, (hop_frames or model.contract.hop_frames) * spec.hop_length / spec.sample_rate)
+    hop_seconds = (hop_frames or model.contract.hop_frames) * spec.hop_length / spec.sample_rate
+    return ChannelEstimate(normalization, hop_seconds, remember_all)

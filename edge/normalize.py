@@ -21,8 +21,8 @@ well (`benchmarks/results/channel-study.md`). So the device also keeps a running
 voiced window of every voice (from the prior, weighing `prior_seconds` at first, then about the
 last `channel_time_constant_s` seconds of voice), which no new voice resets; a new voice's
 estimate starts from it. The channel lives as long as the device: one per `Listener`, or shared
-(`tonecue classify --one-device` shares it across the files it hears one after another); the
-service keeps it across restarts (`tonecue.edge.channel_store`).
+(`tonecue classify` learns it from all the files it is given, `remember_all`, before judging
+each against it); the service keeps it across restarts (`tonecue.edge.channel_store`).
 
 The running statistics move only on voiced windows, after the window itself is normalized (a
 window never normalizes itself), in stream order, identically wherever the listener runs.
@@ -30,6 +30,7 @@ window never normalizes itself), in stream order, identically wherever the liste
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -118,21 +119,35 @@ def _running_weight(prior_windows: float, heard: int, floor_weight: float) -> fl
 
 
 class ChannelEstimate:
-    """The device's channel: the running mean of every voiced window it has heard (module docstring)."""
+    """The device's channel: the running mean of every voiced window it has heard (module docstring).
 
-    def __init__(self, settings: NormalizationSettings, hop_seconds: float):
+    remember_all: weigh every window alike, however many, instead of the last
+    `channel_time_constant_s` seconds of voice: the channel of a set of recordings heard together,
+    the same in whichever order they come (`frozen` then judges each of them against it).
+    """
+
+    def __init__(self, settings: NormalizationSettings, hop_seconds: float, remember_all: bool = False):
         if settings.channel_time_constant_s is None:
             raise NormalizationError("a channel estimate needs channel_time_constant_s")
         self.mean = np.asarray(settings.mean, dtype=np.float64).copy()
         self.windows = 0
+        self.learning = True
         self._prior_windows = settings.prior_seconds / hop_seconds
-        self._floor_weight = min(1.0, hop_seconds / settings.channel_time_constant_s)
+        self._floor_weight = 0.0 if remember_all else min(1.0, hop_seconds / settings.channel_time_constant_s)
 
     def learn(self, features: np.ndarray) -> None:
         """One more voiced window (raw features), of whichever voice."""
+        if not self.learning:
+            return
         weight = _running_weight(self._prior_windows, self.windows, self._floor_weight)
         self.mean += weight * (np.asarray(features, dtype=np.float64) - self.mean)
         self.windows += 1
+
+    def frozen(self) -> ChannelEstimate:
+        """A copy that learns nothing more: every recording judged against it sees the same channel."""
+        twin = copy.copy(self)
+        twin.mean, twin.learning = self.mean.copy(), False
+        return twin
 
 
 class SpeakerNormalizer:

@@ -30,17 +30,15 @@ def test_both_shipped_models_hear_the_held_out_clips():
 
 
 @pytest.mark.data
-def test_one_device_hears_clips_in_a_seeded_order_and_learns_its_channel_from_them():
+def test_clips_heard_together_share_the_channel_learnt_from_all_of_them():
     from tonecue.edge.model import EmotionModel
 
     model = EmotionModel(SHIPPED[0])
     items = [item for item in clips() if item[0] == "savee"][::12]
-    alone = hear(model, items, "alone")
-    device = hear(model, items, "one device per corpus")
-    assert device == hear(model, items, "one device per corpus")  # seeded: the same order each time
-    first = int(__import__("numpy").random.default_rng(0).permutation(len(items))[0])
-    assert device[first] == alone[first]  # the first clip a device hears is judged from the prior
-    assert len(device) == len(alone) == len(items)
+    together = hear(model, items, "together per corpus")
+    assert together == hear(model, items[::-1], "together per corpus")[::-1]  # in whichever order
+    assert together == hear(model, items, "together for all")  # one corpus: the same set
+    assert len(together) == len(hear(model, items, "alone")) == len(items)
     with pytest.raises(ValueError, match="hearing must be one of"):
         hear(model, items, "telepathy")
     assert HEARINGS[0] == "alone"

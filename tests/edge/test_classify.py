@@ -60,13 +60,35 @@ def test_a_corrupt_model_has_its_own_exit_code(tmp_path, capsys):
     assert "not a readable ONNX model" in capsys.readouterr().err
 
 
-def test_files_are_judged_alone_unless_they_come_from_one_device(capsys):
-    # The shipped model (speaker-normalized). Alone, a file is judged the same wherever it comes.
-    assert main(["classify", str(DEMO_CLIP), str(DEMO_CLIP)]) == 0
-    alone = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert alone[0] == alone[1] and alone[0]["voiced_windows"] > 0
-    # As one device: the second hearing starts from the channel the first one taught.
-    assert main(["classify", str(DEMO_CLIP), str(DEMO_CLIP), "--one-device"]) == 0
-    first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert first == alone[0] and first["voiced_windows"] == second["voiced_windows"]
-    assert first["probabilities"] != second["probabilities"]
+def _lines(capsys) -> dict[str, dict]:
+    return {line["file"]: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
+
+
+def test_files_given_together_are_one_microphones_and_judged_whatever_their_order(tmp_path, capsys):
+    # The shipped model (speaker-normalized, with a channel estimate). Two halves of the demo clip.
+    from tonecue.edge.audio import load_audio
+
+    samples = load_audio(DEMO_CLIP, 16000)
+    a = _write_wav(tmp_path / "a.wav", samples[: len(samples) // 2], 16000)
+    b = _write_wav(tmp_path / "b.wav", samples[len(samples) // 2 :], 16000)
+    assert main(["classify", str(a), str(b)]) == 0
+    together = _lines(capsys)
+    assert main(["classify", str(b), str(a)]) == 0
+    assert _lines(capsys) == together  # the channel is learnt from all of them before any is judged
+    assert main(["classify", str(a), str(b), "--alone"]) == 0
+    alone = _lines(capsys)
+    assert main(["classify", str(a), "--alone"]) == 0
+    assert _lines(capsys)[str(a)] == alone[str(a)]  # alone, a file is judged the same with or without others
+    for name in (str(a), str(b)):
+        assert together[name]["voiced_windows"] == alone[name]["voiced_windows"] > 0
+        assert together[name]["probabilities"] != alone[name]["probabilities"]
+
+
+def test_an_unreadable_file_does_not_stop_the_others_from_teaching_the_channel(tmp_path, capsys):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00")
+    assert main(["classify", str(broken), str(DEMO_CLIP)]) == EXIT_INPUT
+    lines = _lines(capsys)
+    assert "broken.wav" in lines[str(broken)]["error"]
+    assert main(["classify", str(DEMO_CLIP)]) == 0
+    assert _lines(capsys)[str(DEMO_CLIP)] == lines[str(DEMO_CLIP)]

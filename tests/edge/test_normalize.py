@@ -86,6 +86,31 @@ def test_the_channel_learns_from_every_voice_and_forgets_slowly():
         ChannelEstimate(settings(channel_time_constant_s=None), HOP)
 
 
+def test_recordings_heard_together_share_one_channel_whatever_their_order():
+    # The channel of a set of recordings: the prior (10 windows) averaged with all their windows,
+    # alike however many and in whichever order; frozen, it learns nothing from what it then judges.
+    rng = np.random.default_rng(5)
+    windows = rng.normal([3.0, -2.0, 0.5], 1.0, size=(3000, 3))  # far more than the 100 s time constant
+    means = []
+    for order in (windows, windows[::-1], rng.permutation(windows)):
+        channel = ChannelEstimate(settings(prior_seconds=5.0, channel_time_constant_s=100.0), HOP, remember_all=True)
+        for x in order:
+            channel.learn(x)
+        means.append(channel.mean)
+    np.testing.assert_allclose(means[1], means[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(means[2], means[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(means[0], windows.sum(axis=0) / (10 + 3000), rtol=1e-9)
+    frozen = channel.frozen()
+    before = frozen.mean.copy()
+    normalizer = SpeakerNormalizer(settings(prior_seconds=5.0, channel_time_constant_s=100.0), HOP, frozen)
+    for i in range(50):
+        normalizer(np.full(3, 40.0), i * HOP)
+    np.testing.assert_array_equal(frozen.mean, before)
+    assert frozen.windows == channel.windows == 3000
+    normalizer.reset()  # the next recording starts from the same channel
+    np.testing.assert_array_equal(normalizer.mean, before)
+
+
 @pytest.mark.parametrize(
     "changes, words",
     [
