@@ -78,6 +78,24 @@ FRAME_FUNCTIONALS = ("mean", "std", "p20", "p50", "p80", "p20_p80_range", "slope
 UPPER_FUNCTIONALS = ("upper_mean", "upper_std", "p95", "p50_p95_range", "p80_p95_range", "upper_mean_abs_delta")
 
 
+def _percentiles_of_sorted(ordered: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """np.percentile(x, qs, axis=0) to the bit (its linear method, its interpolation) from x
+    sorted along axis 0: one sort serves every percentile and the median of a column, where each
+    np.percentile and np.median call partitions again (three quarters of these functionals' time)."""
+    virtual = (len(ordered) - 1) * (np.asarray(qs, dtype=np.float64) / 100)
+    below = np.floor(virtual).astype(np.intp)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    t = (virtual - below)[:, None]
+    a, b = ordered[below], ordered[above]
+    diff = b - a
+    return _nan_last(ordered, np.where(t >= 0.5, b - diff * (1 - t), a + diff * t))
+
+
+def _nan_last(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """NaN in the columns that hold one (np.sort puts it last), as numpy's percentiles give."""
+    return np.where(np.isnan(ordered[-1]), np.nan, values)
+
+
 def upper_functionals(frames: np.ndarray) -> np.ndarray:
     """(frames, k) rows -> (6k,) values: every functional of UPPER_FUNCTIONALS of each column,
     functional by functional. upper_mean_abs_delta: the mean absolute difference of successive
@@ -85,8 +103,10 @@ def upper_functionals(frames: np.ndarray) -> np.ndarray:
     x = np.asarray(frames, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"upper functionals need (frames >= 2, columns) rows, got shape {x.shape}")
-    p50, p80, p95 = np.percentile(x, [50, 80, 95], axis=0)
-    upper = x >= np.median(x, axis=0)
+    ordered = np.sort(x, axis=0)
+    p50, p80, p95 = _percentiles_of_sorted(ordered, (50, 80, 95))
+    n = len(ordered)
+    upper = x >= _nan_last(ordered, ordered[(n - 1) // 2 : n // 2 + 1].mean(axis=0))  # np.median's
     count = upper.sum(axis=0)  # at least one: the largest value is never below the median
     mean = np.where(upper, x, 0.0).sum(axis=0) / count
     std = np.sqrt(np.where(upper, (x - mean) ** 2, 0.0).sum(axis=0) / count)
@@ -103,7 +123,7 @@ def frame_functionals(frames: np.ndarray) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"frame functionals need (frames >= 2, columns) rows, got shape {x.shape}")
     t = np.arange(x.shape[0]) - (x.shape[0] - 1) / 2
-    p20, p50, p80 = np.percentile(x, [20, 50, 80], axis=0)
+    p20, p50, p80 = _percentiles_of_sorted(np.sort(x, axis=0), (20, 50, 80))
     return np.concatenate([
         x.mean(axis=0), x.std(axis=0), p20, p50, p80, p80 - p20,
         t @ x / (t @ t), np.abs(np.diff(x, axis=0)).mean(axis=0),

@@ -8,7 +8,7 @@ import pytest
 
 from tonecue.edge.audio import load_audio
 from tonecue.edge.cli import DEMO_CLIP
-from tonecue.edge.frontend import FRAME_FUNCTIONALS, UPPER_FUNCTIONALS, Frontend, featurize_clip, frame_functionals, upper_functionals
+from tonecue.edge.frontend import FRAME_FUNCTIONALS, UPPER_FUNCTIONALS, Frontend, _percentiles_of_sorted, featurize_clip, frame_functionals, upper_functionals
 from tonecue.edge.spec import FrontendSpec, SpecError
 
 SPEC = FrontendSpec.at_rate(16000, window_seconds=2, level_dbfs=-25)
@@ -62,6 +62,23 @@ def test_upper_functionals_of_known_rows():
     np.testing.assert_allclose(got["p50_p95_range"], [4.5, 0.0, 0.0])
     np.testing.assert_allclose(got["p80_p95_range"], got["p95"] - np.percentile(rows, 80, axis=0))
     np.testing.assert_allclose(got["upper_mean_abs_delta"], [1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("n", [1, 2, 11, 87, 88])
+def test_percentiles_from_one_sort_are_numpys_to_the_bit(n):
+    # The functionals over frames sort once instead of calling np.percentile and np.median: the
+    # features a shipped model was trained on must not move by a bit. Ties, NaN and both parities.
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 6)) * 10.0 ** rng.uniform(-6, 6, size=6)
+    x[:, 1] = np.round(x[:, 1], 1)
+    x[rng.integers(n), 2] = np.nan
+    ordered = np.sort(x, axis=0)
+    for qs in ((20, 50, 80), (50, 80, 95)):
+        np.testing.assert_array_equal(_percentiles_of_sorted(ordered, qs), np.percentile(x, list(qs), axis=0))
+    rows = np.concatenate([x, x[::-1] + 1.0])  # an even count of rows: the median is a mean
+    got = upper_functionals(rows)
+    upper = rows >= np.median(rows, axis=0)
+    np.testing.assert_array_equal(got[: rows.shape[1]], np.where(upper, rows, 0.0).sum(axis=0) / upper.sum(axis=0))
 
 
 def test_the_upper_vector_is_the_paraling_mfcc_vector_then_the_log_mel_upper_halves():
