@@ -712,16 +712,17 @@ def _slopes(values: np.ndarray, defined: np.ndarray, frame_seconds: float) -> tu
     same_run = defined[1:] & defined[:-1]
     direction = np.sign(np.where(same_run, step, 0.0))
     # A piece ends where the direction changes or the run breaks.
-    change = np.flatnonzero(np.diff(direction) != 0) + 1
-    bounds = np.unique(np.concatenate([[0], change, [len(direction)]]))
     if len(direction) == 0:
         return 0.0, 0.0
+    change = np.flatnonzero(np.diff(direction) != 0) + 1  # increasing, inside (0, len(direction))
+    bounds = np.concatenate([[0], change, [len(direction)]])
     piece_dir = direction[bounds[:-1]]
     first, last = bounds[:-1], bounds[1:]  # a piece covers steps first..last-1: frames first..last
     slope = (values[last] - values[first]) / ((last - first) * frame_seconds)
     rising = slope[piece_dir > 0]
     falling = slope[piece_dir < 0]
-    return (float(rising.mean()) if rising.size else 0.0, float(falling.mean()) if falling.size else 0.0)
+    # sum / size is what ndarray.mean computes, without its overhead on a handful of pieces.
+    return (float(rising.sum()) / rising.size if rising.size else 0.0, float(falling.sum()) / falling.size if falling.size else 0.0)
 
 
 def _moving_average3(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
@@ -745,8 +746,9 @@ def _median3(values: np.ndarray, defined: np.ndarray) -> np.ndarray:
     nxt = np.concatenate([values[1:], [np.nan]])
     prev = np.where(np.concatenate([[False], defined[:-1]]), prev, values)
     nxt = np.where(np.concatenate([defined[1:], [False]]), nxt, values)
-    stacked = np.stack([prev, values, nxt])
-    return np.where(defined, np.median(stacked, axis=0), np.nan)
+    # The median of three by min and max (np.median's value, NaN wherever one of the three is).
+    median = np.maximum(np.minimum(prev, values), np.minimum(np.maximum(prev, values), nxt))
+    return np.where(defined, median, np.nan)
 
 
 def _percentiles(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
@@ -825,10 +827,11 @@ def _functionals(llds: np.ndarray, s: ParalingSettings) -> np.ndarray:
         else:
             out[f"{name}_voiced_mean"], out[f"{name}_voiced_std"] = mean[i], std[i]
     spectral = llds[:, [_COL[n] for n in _SPECTRAL]]
-    mean, _ = _moments(spectral, np.repeat(unvoiced[:, None], len(_SPECTRAL), axis=1))
+    mean, _ = _moments(spectral, np.broadcast_to(unvoiced[:, None], spectral.shape))
     out.update({f"{name}_unvoiced_mean": mean[i] for i, name in enumerate(_SPECTRAL)})
     names = ("periodicity", *_MFCC)
-    mean, std = _moments(llds[:, [_COL[n] for n in names]], np.repeat(active[:, None], len(names), axis=1))
+    values = llds[:, [_COL[n] for n in names]]
+    mean, std = _moments(values, np.broadcast_to(active[:, None], values.shape))
     out.update({f"{name}_mean": mean[i] for i, name in enumerate(names)})
     out.update({f"{name}_std": std[i] for i, name in enumerate(names)})
 
