@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AudioError, check_signal, conform, load_audio
+from .listener import channel_for
 from .model import EmotionModel
 from .normalize import ChannelEstimate
-from .listener import channel_for
 from .pipeline import Pipeline
 
 __all__ = ["ClipResult", "channel_of_recordings", "classify_clip", "classify_file"]
