@@ -103,7 +103,7 @@ def heard(ws, rows: np.ndarray, prior, hearing: str, seed: int) -> np.ndarray:
     """The rows' features as the device standardizes them, clip by clip (each clip a new voice)."""
     from tonecue.edge.normalize import ChannelEstimate, SpeakerNormalizer
 
-    hop = ws.hop_frames * ws.spec.hop_length / ws.spec.sample_rate
+    hop = ws.spec.hop_seconds(ws.hop_frames)
     X = ws.features[KIND]
     out = np.empty((len(rows), X.shape[1]), dtype=np.float32)
     # Alone, each clip's normalizer makes a channel of its own, fresh from the prior.

@@ -463,7 +463,7 @@ class Geometry:
 
     @property
     def hop_seconds(self) -> float:
-        return self.hop_frames * self.spec.hop_length / self.spec.sample_rate
+        return self.spec.hop_seconds(self.hop_frames)
 
 
 def device_geometry(model: Path = DEFAULT_MODEL) -> Geometry:

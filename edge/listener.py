@@ -65,7 +65,7 @@ class Listener:
         spec = model.contract.spec
         self.hop_frames = hop_frames or model.contract.hop_frames
         self.gate = gate or model.contract.gate
-        self._hop_seconds = self.hop_frames * spec.hop_length / spec.sample_rate
+        self._hop_seconds = spec.hop_seconds(self.hop_frames)
         self._featurizer = model.featurizer()
         detector = model.speech_detector() if use_detector else None
         self._selector = VoiceSelector(self.gate, detector, self._hop_seconds)
@@ -125,5 +125,5 @@ def channel_for(model: EmotionModel, hop_frames: int | None = None, remember_all
     normalization, spec = model.contract.normalization, model.contract.spec
     if not normalization.enabled or normalization.channel_time_constant_s is None:
         return None
-    hop_seconds = (hop_frames or model.contract.hop_frames) * spec.hop_length / spec.sample_rate
+    hop_seconds = spec.hop_seconds(hop_frames or model.contract.hop_frames)
     return ChannelEstimate(normalization, hop_seconds, remember_all)

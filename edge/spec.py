@@ -137,6 +137,10 @@ class FrontendSpec(VersionedSettings):
     def window_seconds(self) -> float:
         return self.window_samples / self.sample_rate
 
+    def hop_seconds(self, hop_frames: int) -> float:
+        """Seconds between successive windows that start `hop_frames` frames apart."""
+        return hop_frames * self.hop_length / self.sample_rate
+
     @property
     def stats_size(self) -> int:
         """Length of the classic models' statistics vector."""

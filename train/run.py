@@ -344,7 +344,7 @@ def online_normalized(ws, X: np.ndarray, rows: np.ndarray, prior: NormalizationS
     each speaker's clips heard one after another in a seeded random order (a conversation does not
     come sorted by emotion), its windows in stream order."""
     spec = ws.spec
-    hop_seconds = ws.hop_frames * spec.hop_length / spec.sample_rate
+    hop_seconds = spec.hop_seconds(ws.hop_frames)
     rng = np.random.default_rng(seed)
     online = np.empty((len(rows), X.shape[1]), dtype=np.float32)
     position = {w: i for i, w in enumerate(rows)}

@@ -272,7 +272,7 @@ def _featurize(signal: np.ndarray, job: _Job) -> dict[str, np.ndarray]:
     detector = None
     if job.detector.enabled:
         detector = SpeechDetector(job.detector, _network(job.detector_file), spec.sample_rate)
-    selector = VoiceSelector(job.gate, detector, job.hop_frames * spec.hop_length / spec.sample_rate)
+    selector = VoiceSelector(job.gate, detector, spec.hop_seconds(job.hop_frames))
     judged = [selector.judge(start, window) for start, window in zip(starts, windows)]
     levels = np.array([level for level, _, _ in judged], dtype=np.float64)
     voiced = np.array([v for _, _, v in judged], dtype=bool)

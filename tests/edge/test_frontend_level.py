@@ -59,6 +59,12 @@ def test_windows_of_a_chosen_length():
             FrontendSpec.at_rate(16000, window_seconds=bad)
 
 
+def test_the_hop_between_windows_in_seconds():
+    spec = FrontendSpec.at_rate(16000, window_seconds=2.0)
+    assert spec.hop_seconds(22) == 22 * 372 / 16000  # the shipped hop: 0.51 s
+    assert spec.hop_seconds(spec.window_frames - 1) == spec.window_seconds
+
+
 def test_the_paralinguistic_input_ignores_the_level_and_needs_10_khz():
     spec = FrontendSpec.at_rate(16000, window_seconds=2.0, level_dbfs=-25.0)
     speech = load_audio(DEMO_CLIP, 16000)[: spec.window_samples]
