@@ -48,6 +48,7 @@ __all__ = [
     "VoiceSelector",
     "file_sha256",
     "installed_silero_file",
+    "sequence_graph_of",
 ]
 
 DETECTOR_FORMAT_VERSION = 1
@@ -142,49 +143,92 @@ def installed_silero_file() -> tuple[Path, str]:
     return path, f"silero-vad {metadata.version('silero-vad')}"
 
 
-class SileroVAD:
-    """One Silero VAD v6 network at 16 kHz: 512 new samples in, a speech probability out.
+#: Silero wheels that also ship the same network as a graph taking a whole run of chunks in one
+#: call: the per-chunk graph's SHA-256 -> (that graph's file, its SHA-256). Its probabilities equal
+#: the per-chunk graph's to the bit (tests/edge/test_speech.py), at about a sixth of the time per
+#: chunk: a call costs more than a chunk's arithmetic. Without it beside the detector, per chunk.
+SEQUENCE_GRAPHS = {
+    "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3": (  # silero-vad 6.2.3
+        "silero_vad_16k_sequence.onnx", "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"),
+}
 
-    The v6 graph takes each chunk with the 64 samples before it (zeros at the start), the recurrent
-    state (2, 1, 128) and the rate, and returns the probability and the next state.
+
+def sequence_graph_of(path: str | Path, sha256: str | None = None) -> Path | None:
+    """The run-of-chunks twin of the detector file at `path` (its SHA-256, if known), when it sits
+    beside it unaltered; else None."""
+    twin = SEQUENCE_GRAPHS.get(sha256 or file_sha256(path))
+    if twin is None:
+        return None
+    candidate = Path(path).with_name(twin[0])
+    return candidate if candidate.is_file() and file_sha256(candidate) == twin[1] else None
+
+
+class SileroVAD:
+    """One Silero VAD v6 network at 16 kHz: runs of 512-sample chunks in, speech probabilities out.
+
+    Each chunk goes in with the 64 samples before it (zeros after a reset) and the recurrent state
+    (2, 1, 128) carries over. Two graphs of the wheel compute it: the per-chunk one the model's
+    contract pins (one call per chunk), and, when it sits beside it, its run-of-chunks twin
+    (`SEQUENCE_GRAPHS`: one call per run, the same probabilities).
     """
 
     SAMPLE_RATE = 16000
     CHUNK = 512
     CONTEXT = 64
 
-    def __init__(self, session):
+    def __init__(self, session, sequence_session=None):
         names = {i.name for i in session.get_inputs()}
         if names != {"input", "state", "sr"}:
             raise DetectorError(f"not a Silero VAD v5/v6 graph (inputs {sorted(names)})")
+        if sequence_session is not None and {i.name for i in sequence_session.get_inputs()} != {"input", "h", "c"}:
+            raise DetectorError("not a Silero VAD sequence graph (inputs input, h, c)")
         self.session = session
+        self.sequence_session = sequence_session
         self._sr = np.array(self.SAMPLE_RATE, dtype=np.int64)
-        self._input = np.zeros((1, self.CONTEXT + self.CHUNK), dtype=np.float32)
         self.reset()
 
     @classmethod
     def open(cls, path: str | Path, threads: int = 1) -> SileroVAD:
-        """The network in the ONNX file at `path` (DetectorError if it is not one)."""
+        """The network in the ONNX file at `path` (DetectorError if it is not one), with its
+        run-of-chunks twin when that sits beside it."""
         session = open_session(path, threads, DetectorError, "speech detector")
+        twin = sequence_graph_of(path)
+        sequence = None if twin is None else open_session(twin, threads, DetectorError, "speech detector")
         try:
-            return cls(session)
+            return cls(session, sequence)
         except DetectorError as exc:
             raise DetectorError(f"{path}: {exc}") from None
 
     def fresh(self) -> SileroVAD:
-        """Another stream's network: the same session (loaded once), a state of its own."""
-        return type(self)(self.session)
+        """Another stream's network: the same sessions (loaded once), a state of its own."""
+        return type(self)(self.session, self.sequence_session)
 
     def reset(self) -> None:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
-        self._input[:] = 0.0
+        self._context = np.zeros(self.CONTEXT, dtype=np.float32)
+
+    def probabilities(self, chunks: np.ndarray) -> np.ndarray:
+        """Speech probabilities (float32) of consecutive chunks (n, 512), after those already heard."""
+        n = len(chunks)
+        x = np.empty((n, self.CONTEXT + self.CHUNK), dtype=np.float32)
+        x[:, self.CONTEXT :] = chunks
+        x[0, : self.CONTEXT] = self._context
+        x[1:, : self.CONTEXT] = chunks[:-1, -self.CONTEXT :]
+        self._context = x[-1, -self.CONTEXT :].copy()
+        if self.sequence_session is not None:
+            state = self._state
+            p, h, c = self.sequence_session.run(None, {"input": x, "h": state[:1], "c": state[1:]})
+            self._state = np.concatenate([h, c])
+            return np.asarray(p, dtype=np.float32).reshape(n)
+        out = np.empty(n, dtype=np.float32)
+        for i in range(n):
+            p, self._state = self.session.run(None, {"input": x[i : i + 1], "state": self._state, "sr": self._sr})
+            out[i] = p[0, 0]
+        return out
 
     def __call__(self, chunk: np.ndarray) -> float:
-        x = self._input
-        x[0, : self.CONTEXT] = x[0, -self.CONTEXT :]  # the previous chunk's tail is the context
-        x[0, self.CONTEXT :] = chunk
-        probability, self._state = self.session.run(None, {"input": x, "state": self._state, "sr": self._sr})
-        return float(probability[0, 0])
+        """The speech probability of the next chunk (512 samples)."""
+        return float(self.probabilities(np.asarray(chunk, dtype=np.float32)[None])[0])
 
 
 class SpeechDetector:
@@ -247,13 +291,18 @@ class SpeechDetector:
         pending = np.concatenate([self._pending, out]) if len(self._pending) else out
         n = SileroVAD.CHUNK
         whole = len(pending) // n * n
-        for i in range(0, whole, n):
-            chunk = pending[i : i + n]
-            if float(np.max(np.abs(chunk))) < SILENCE_PEAK:
+        chunks = pending[:whole].reshape(-1, n)
+        silent = np.max(np.abs(chunks), axis=1) < SILENCE_PEAK if len(chunks) else np.zeros(0, dtype=bool)
+        # Runs of sound go to the network in one call each; digital silence restarts it.
+        edges = np.flatnonzero(np.diff(silent)) + 1
+        for a, b in zip(np.r_[0, edges], np.r_[edges, len(chunks)]):
+            if a == b:
+                continue
+            if silent[a]:
                 self.network.reset()
-                self._probabilities.append(0.0)
+                self._probabilities.extend([0.0] * (b - a))
             else:
-                self._probabilities.append(self.network(chunk))
+                self._probabilities.extend(self.network.probabilities(chunks[a:b]).tolist())
         self._pending = pending[whole:].copy()
 
 

@@ -270,10 +270,11 @@ def convert(model: Any, contract: ModelContract, path: str | Path) -> Path:
 
 def place_detector(contract: ModelContract, folder: str | Path) -> Path | None:
     """Put the speech detector a contract names beside the model, from the installed silero-vad
-    wheel (with its MIT licence text), after checking that it is the very file training used."""
+    wheel (with its MIT licence text), after checking that it is the very file training used; and
+    its run-of-chunks twin where the wheel has one (`tonecue.edge.speech.SEQUENCE_GRAPHS`)."""
     import shutil
 
-    from tonecue.edge.speech import file_sha256, installed_silero_file
+    from tonecue.edge.speech import SEQUENCE_GRAPHS, file_sha256, installed_silero_file
 
     detector = contract.detector
     if not detector.enabled:
@@ -288,6 +289,11 @@ def place_detector(contract: ModelContract, folder: str | Path) -> Path | None:
     target = Path(folder) / detector.file
     if not target.is_file() or file_sha256(target) != digest:
         shutil.copyfile(source, target)
+    twin = SEQUENCE_GRAPHS.get(digest)
+    if twin is not None and (source.with_name(twin[0])).is_file():
+        twin_target = Path(folder) / twin[0]
+        if not twin_target.is_file() or file_sha256(twin_target) != twin[1]:
+            shutil.copyfile(source.with_name(twin[0]), twin_target)
     site = source.parents[2]  # site-packages/silero_vad/data/silero_vad.onnx
     licences = sorted(site.glob("silero_vad-*.dist-info/licenses/LICENSE*")) or sorted(
         site.glob("silero_vad-*.dist-info/LICENSE*")

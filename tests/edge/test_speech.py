@@ -13,10 +13,12 @@ from tonecue.edge.speech import (
     LEVEL_ONLY,
     DetectorError,
     DetectorSettings,
+    SEQUENCE_GRAPHS,
     SileroVAD,
     SpeechDetector,
     VoiceSelector,
     file_sha256,
+    sequence_graph_of,
 )
 from tonecue.edge.spec import FrontendSpec
 from tonecue.edge.vad import GateSettings
@@ -66,17 +68,51 @@ def test_scores_do_not_depend_on_how_the_stream_is_split(network):
 
 
 def test_digital_silence_costs_no_inference(network):
-    calls = []
+    chunks = []
 
     class Counting(SileroVAD):  # the real network, counted
-        def __call__(self, chunk):
-            calls.append(1)
-            return super().__call__(chunk)
+        def probabilities(self, run):
+            chunks.append(len(run))
+            return super().probabilities(run)
 
     detector = SpeechDetector(DetectorSettings(), Counting.open(silero_file()), RATE)
     judged = scores(detector, np.zeros(5 * RATE, dtype=np.float32))
     assert judged and judged == [0.0] * len(judged)
-    assert calls == []
+    assert chunks == []
+
+
+def per_chunk_only(network: SileroVAD) -> SileroVAD:
+    return SileroVAD(network.session)  # the graph the contract pins, one call per chunk
+
+
+def test_the_run_of_chunks_graph_gives_the_pinned_graphs_probabilities_to_the_bit(network):
+    assert network.sequence_session is not None, "scripts/setup.sh places silero_vad_16k_sequence.onnx beside it"
+    speech = load_audio(DEMO, RATE)
+    quiet = np.zeros(RATE // 3, dtype=np.float32)  # digital silence: the network restarts after it
+    signal = np.concatenate([speech[: 6 * RATE], quiet, speech[6 * RATE : 12 * RATE], quiet, quiet, speech[12 * RATE :]])
+    fast = SpeechDetector(DetectorSettings(), network.fresh(), RATE)
+    slow = SpeechDetector(DetectorSettings(), per_chunk_only(network), RATE)
+    got, want = scores(fast, signal), scores(slow, signal)
+    assert got == want and len(want) > 20  # exactly, not approximately
+    assert any(s > 0.9 for s in want) and want.count(0.0) < len(want)
+    # Within one run too: chunk by chunk or all at once, the same numbers.
+    chunks = load_audio(DEMO, 16000)[: 40 * 512].reshape(40, 512)
+    one_by_one = per_chunk_only(network)
+    np.testing.assert_array_equal(network.fresh().probabilities(chunks), [one_by_one(c) for c in chunks])
+
+
+def test_the_run_of_chunks_graph_is_used_only_beside_its_pinned_twin(tmp_path):
+    pinned = tmp_path / "silero_vad.onnx"
+    shutil.copyfile(silero_file(), pinned)
+    assert sequence_graph_of(pinned) is None and SileroVAD.open(pinned).sequence_session is None
+    twin = silero_file().with_name(SEQUENCE_GRAPHS[file_sha256(pinned)][0])
+    shutil.copyfile(twin, tmp_path / twin.name)
+    assert sequence_graph_of(pinned) == tmp_path / twin.name and SileroVAD.open(pinned).sequence_session is not None
+    (tmp_path / twin.name).write_bytes(twin.read_bytes()[:-1] + b"x")  # altered: not the same network any more
+    assert sequence_graph_of(pinned) is None and SileroVAD.open(pinned).sequence_session is None
+    other = tmp_path / "other.onnx"
+    other.write_bytes(b"not the pinned file")
+    assert sequence_graph_of(other) is None
 
 
 def test_a_gap_in_the_stream_restarts_the_detector(network):

@@ -12,6 +12,7 @@ from helpers.runs import LABELS, SEED_MODELS
 from tonecue.edge.audio import load_audio
 from tonecue.edge.frontend import clip_windows
 from tonecue.edge.model import EmotionModel, scale_temperature
+from tonecue.edge.speech import sequence_graph_of
 from tonecue.export.cli import main as export
 from tonecue.export.convert import source_proba
 from tonecue.train.runfolder import load_run
@@ -29,6 +30,8 @@ def test_a_real_run_exports_and_the_device_classifies_a_clip(real, tmp_path):
     assert all(report["parity"][name]["met"] for name in SEED_MODELS)
     # The detector that chose the training windows travels beside the models, with its licence.
     assert (out / "silero_vad.onnx").is_file() and "MIT" in (out / "silero_vad.LICENSE").read_text()
+    # And its run-of-chunks twin from the same wheel (the same probabilities, faster).
+    assert sequence_graph_of(out / "silero_vad.onnx") == out / "silero_vad_16k_sequence.onnx"
 
     run = load_run(real.run)
     clip = sorted(real.corpus.glob("Savee/*.flac"))[0]

@@ -15,7 +15,7 @@ from tonecue.edge.audio import load_audio
 from tonecue.edge.frontend import clip_windows
 from tonecue.edge.model import DEFAULT_MODEL, EmotionModel
 from tonecue.edge.spec import FrontendSpec
-from tonecue.edge.speech import file_sha256
+from tonecue.edge.speech import file_sha256, sequence_graph_of
 from tonecue.edge.vad import GateSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,6 +52,7 @@ def test_its_contract(model, report):
     # The speech detector it was trained with ships beside it, pinned by its SHA-256, with its licence.
     assert c.detector.kind == "silero-vad" and c.detector.sha256 == file_sha256(DEFAULT_MODEL.with_name(c.detector.file))
     assert "MIT" in DEFAULT_MODEL.with_name("silero_vad.LICENSE").read_text()
+    assert sequence_graph_of(DEFAULT_MODEL.with_name(c.detector.file), c.detector.sha256) is not None  # setup placed it
     assert c.bandwidth_hz == 8000 and c.normalization.kind == "speaker"
     assert 1.0 < c.temperature < 3.0 and f"{c.temperature:.2f}" in CARD.read_text()
     (entry,) = report["files"]
