@@ -12,6 +12,8 @@ or your own files), it measures:
   loop replays a long stream as fast as it can;
 - the model file's size, the peak resident memory of a process running the loop, and the cold
   start: from process start to the first decision (audio replayed without waiting);
+- the speech detector's cost per second of audio, and the same chunk by chunk through the graph
+  the contract pins, for reference (what its run-of-chunks twin saves on this machine);
 - where librosa is installed, the same windows' features computed the seed's way with librosa.
 
 One thread by default, like one core of a Pi; `--threads N` to change it. Needs only the edge
@@ -100,6 +102,33 @@ def per_window(model: EmotionModel, audio: np.ndarray, min_windows: int) -> dict
     }
 
 
+def detector_cost(model: EmotionModel, audio: np.ndarray, repeats: int = 3) -> dict | None:
+    """CPU ms per second of audio of the model's speech detector over `audio`, as the loop runs it
+    and, for reference in the same process, chunk by chunk through the graph the contract pins
+    (best of `repeats`, interleaved). None for a model without a detector."""
+    from tonecue.edge.speech import SileroVAD, SpeechDetector
+
+    detector = model.speech_detector()
+    if detector is None:
+        return None
+    network = detector.network
+    ways = {"as run": network, "chunk by chunk": SileroVAD(network.session)}
+    window = model.contract.spec.window_samples
+    hop = model.contract.hop_frames * model.contract.spec.hop_length
+    best = {name: float("inf") for name in ways}
+    for _ in range(repeats):
+        for name, net in ways.items():
+            stream = SpeechDetector(detector.settings, net.fresh(), detector.stream_rate)
+            t0 = time.process_time()
+            for start in range(0, max(len(audio) - window, 0) + 1, hop):
+                stream.score(start, audio[start : start + window])
+            best[name] = min(best[name], time.process_time() - t0)
+    seconds = len(audio) / model.contract.spec.sample_rate
+    ms = {name: 1e3 * t / seconds for name, t in best.items()}
+    graph = "run of chunks" if network.sequence_session is not None else "chunk by chunk"
+    return {"graph": graph, "ms_per_second": ms}
+
+
 def librosa_per_window(model: EmotionModel, audio: np.ndarray, count: int = 100) -> dict | None:
     try:
         import librosa
@@ -181,6 +210,7 @@ def bench_model(path: Path, audio: np.ndarray, long_stream: Path, threads: int, 
         "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in short),
         "cold_start_s": statistics.median(r["first_decision_s"] for r in short),
         "librosa": librosa_per_window(model, audio),
+        "detector": detector_cost(model, audio),
     }
 
 
@@ -248,6 +278,13 @@ def to_markdown(report: dict) -> str:
             f"{r['peak_rss_mb']:.0f} MB ({verdict(r['peak_rss_mb'], t['peak_rss_mb'])}), cold start "
             f"{r['cold_start_s']:.2f} s ({verdict(r['cold_start_s'], t['cold_start_s'])})."
         )
+        if r.get("detector"):
+            d = r["detector"]["ms_per_second"]
+            lines.append(
+                f"  Its speech detector, {r['detector']['graph']}: {d['as run']:.2f} ms per second of audio "
+                f"({d['chunk by chunk'] / d['as run']:.1f}x less than the pinned graph chunk by chunk, "
+                f"{d['chunk by chunk']:.2f} ms, in the same process)."
+            )
         if r.get("librosa"):
             ours, theirs = r["frontend_ms"]["p50"], r["librosa"]["frontend_ms"]["p50"]
             lines.append(
