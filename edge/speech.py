@@ -226,10 +226,6 @@ class SileroVAD:
             out[i] = p[0, 0]
         return out
 
-    def __call__(self, chunk: np.ndarray) -> float:
-        """The speech probability of the next chunk (512 samples)."""
-        return float(self.probabilities(np.asarray(chunk, dtype=np.float32)[None])[0])
-
 
 class SpeechDetector:
     """The speech score of each window of one stream (see the module docstring).
