@@ -87,12 +87,13 @@ def test_level_only_models_still_use_the_level_gate(tmp_path):
     assert not any(s.heard.voiced for s in Pipeline(EmotionModel(model_file(tmp_path))).push(noise))
 
 
-def test_a_window_with_sound_but_no_voice_yet_warms_the_paralinguistic_frames():
+def test_a_window_whose_voice_is_coming_warms_the_paralinguistic_frames():
     """The shipped model reads the paralinguistic functionals (in its paraling-mfcc-upper input): the
-    listener hands a window that is loud enough but not (yet) a voice to the featurizer's frame
-    cache, so that the next window, the first voiced one, reuses its interior frames; a silent
-    window is never analysed."""
-    from tonecue.edge.listener import Listener
+    listener hands a window that is loud enough and scored towards speech, but not (yet) a voice,
+    to the featurizer's frame cache, so that the next window, the first voiced one, reuses its
+    interior frames; a silent window, or background sound the detector scores low, is never
+    analysed."""
+    from tonecue.edge.listener import PRIME_SCORE, Listener
 
     model = EmotionModel()
     assert model.contract.input_kind == "paraling-mfcc-upper"
@@ -103,12 +104,53 @@ def test_a_window_with_sound_but_no_voice_yet_warms_the_paralinguistic_frames():
     hop = model.contract.hop_frames * spec.hop_length
     silence = np.zeros(spec.window_samples, dtype=np.float32)
     assert not listener.hear(0, silence).voiced and cache._first < 0  # nothing to analyse
-    primed = voiced = 0
+    primed = skipped = voiced = 0
     for start in range(0, len(signal) - spec.window_samples, hop):
         before = cache._first
         heard = listener.hear(start, signal[start : start + spec.window_samples])
         if not heard.voiced and heard.level_db >= model.contract.gate.min_level_db:
-            assert cache._first != before  # primed
-            primed += 1
+            coming = heard.speech >= PRIME_SCORE
+            assert (cache._first != before) == coming
+            primed, skipped = primed + coming, skipped + (not coming)
         voiced += heard.voiced
-    assert primed and voiced
+    assert primed and skipped and voiced
+
+
+def test_the_frames_analysed_ahead_change_no_judgement(monkeypatch):
+    """Whether sound before a voice was analysed ahead or not, every voiced window gets the same
+    probabilities, to the bit: the cache only saves work."""
+    from tonecue.edge import listener as listener_module
+
+    model = EmotionModel()
+    signal = load_audio(DEMO_CLIP, model.contract.spec.sample_rate)
+    judged = {}
+    for score in (listener_module.PRIME_SCORE, 0.0, 2.0):  # as shipped, every sound, none
+        monkeypatch.setattr(listener_module, "PRIME_SCORE", score)
+        pipeline = Pipeline(model)
+        steps = pipeline.push(signal) + pipeline.flush()
+        judged[score] = np.array([s.heard.probabilities for s in steps if s.heard.voiced])
+    first, *others = judged.values()
+    assert len(first) > 5 and all(np.array_equal(first, other) for other in others)
+
+
+@pytest.mark.data
+def test_background_sound_is_not_analysed_ahead(noise_dir):
+    """ESC-10 sound (a training fold), loud: the detector scores it low, so no window of it costs the
+    paralinguistic analysis."""
+    from tonecue.edge.listener import Listener
+
+    model = EmotionModel()
+    listener = Listener(model)
+    calls = []
+    listener._featurizer.prime = lambda window, start: calls.append(start)
+    spec = model.contract.spec
+    hop = model.contract.hop_frames * spec.hop_length
+    sounds = sorted(noise_dir.glob("*/1-*.ogg"))[::4]  # one in four of fold 1, every kind of sound
+    loud = 0
+    for path in sounds:
+        listener.reset()
+        x = load_audio(path, spec.sample_rate)
+        x = (x / max(1e-6, float(np.sqrt(np.mean(x**2)))) * 10 ** (-25 / 20)).astype(np.float32)
+        for start in range(0, len(x) - spec.window_samples + 1, hop):
+            loud += not listener.hear(start, x[start : start + spec.window_samples]).voiced
+    assert loud > 20 and len(calls) <= loud // 10
