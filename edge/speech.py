@@ -145,8 +145,9 @@ def installed_silero_file() -> tuple[Path, str]:
 
 #: Silero wheels that also ship the same network as a graph taking a whole run of chunks in one
 #: call: the per-chunk graph's SHA-256 -> (that graph's file, its SHA-256). Its probabilities equal
-#: the per-chunk graph's to the bit (tests/edge/test_speech.py), at about a sixth of the time per
-#: chunk: a call costs more than a chunk's arithmetic. Without it beside the detector, per chunk.
+#: the per-chunk graph's to the bit (tests/edge/test_speech.py), at 2 to 6 times less time per chunk
+#: (measured on two hosts; edge-bench reports it): a call costs more than a chunk's arithmetic.
+#: Without it beside the detector, per chunk.
 SEQUENCE_GRAPHS = {
     "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3": (  # silero-vad 6.2.3
         "silero_vad_16k_sequence.onnx", "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"),

@@ -7,7 +7,7 @@ a third-party model: it is not copied into this repository but taken from the `s
 on PyPI (whose own dependencies, torch among them, are not installed: only the wheel is fetched,
 and only its ONNX files and licence are kept): the file the contract pins and, where the wheel has
 one, the same network's run-of-chunks graph (`tonecue.edge.speech.SEQUENCE_GRAPHS`: the same
-probabilities in a sixth of the time). Run by scripts/setup.sh; does nothing when the right files
+probabilities at 2 to 6 times less cost). Run by scripts/setup.sh; does nothing when the right files
 are already there. Exits 1 with the reason when it cannot.
 """
 
