@@ -286,7 +286,8 @@ class EmotionModel:
             return None
         if self._network is None:
             try:
-                self._network = SileroVAD.open(self._detector_file, self.threads)
+                # check_detector_file proved the pinned SHA-256 at load: no need to hash the file again.
+                self._network = SileroVAD.open(self._detector_file, self.threads, self.contract.detector.sha256 or None)
             except DetectorError as exc:
                 raise ModelError(str(exc)) from None
         return SpeechDetector(self.contract.detector, self._network.fresh(), self.contract.spec.sample_rate)

@@ -189,11 +189,11 @@ class SileroVAD:
         self.reset()
 
     @classmethod
-    def open(cls, path: str | Path, threads: int = 1) -> SileroVAD:
+    def open(cls, path: str | Path, threads: int = 1, sha256: str | None = None) -> SileroVAD:
         """The network in the ONNX file at `path` (DetectorError if it is not one), with its
-        run-of-chunks twin when that sits beside it."""
+        run-of-chunks twin when that sits beside it. sha256: the file's, when already checked."""
         session = open_session(path, threads, DetectorError, "speech detector")
-        twin = sequence_graph_of(path)
+        twin = sequence_graph_of(path, sha256)
         sequence = None if twin is None else open_session(twin, threads, DetectorError, "speech detector")
         try:
             return cls(session, sequence)
@@ -289,7 +289,7 @@ class SpeechDetector:
         n = SileroVAD.CHUNK
         whole = len(pending) // n * n
         chunks = pending[:whole].reshape(-1, n)
-        silent = np.max(np.abs(chunks), axis=1) < SILENCE_PEAK if len(chunks) else np.zeros(0, dtype=bool)
+        silent = np.max(np.abs(chunks), axis=1) < SILENCE_PEAK
         # Runs of sound go to the network in one call each; digital silence restarts it.
         edges = np.flatnonzero(np.diff(silent)) + 1
         for a, b in zip(np.r_[0, edges], np.r_[edges, len(chunks)]):

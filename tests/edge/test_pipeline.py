@@ -16,7 +16,7 @@ from tonecue.edge.pipeline import Pipeline
 from tonecue.edge.resample import resample
 from tonecue.edge.service import Service
 
-from helpers.speech import LABELS, detector_model_file as model_file, non_speech
+from helpers.speech import LABELS, at_dbfs, detector_model_file as model_file, non_speech
 
 RATE = 22050
 
@@ -149,8 +149,7 @@ def test_background_sound_is_not_analysed_ahead(noise_dir):
     loud = 0
     for path in sounds:
         listener.reset()
-        x = load_audio(path, spec.sample_rate)
-        x = (x / max(1e-6, float(np.sqrt(np.mean(x**2)))) * 10 ** (-25 / 20)).astype(np.float32)
+        x = at_dbfs(load_audio(path, spec.sample_rate), -25)
         for start in range(0, len(x) - spec.window_samples + 1, hop):
             loud += not listener.hear(start, x[start : start + spec.window_samples]).voiced
     assert loud > 20 and len(calls) <= loud // 10
