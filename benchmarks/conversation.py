@@ -32,6 +32,14 @@ Times are pooled (summed) over streams, so a long stream weighs more than a shor
 condition overall, per corpus, and the test half of the speakers (`split_of`), the only one the
 decision sweep did not tune on.
 
+**What the model, and what the loop, costs.** Each window the device judged is given its *truth*:
+the label of the sentence that fills most of it (`window_truth`; none for a window of pause). The
+*window accuracy* is the share of judged windows with a truth whose top label is it. The *ceiling*
+replays the decision layer on the same windows with a classifier that is always right and sure
+(its truth at probability 1, a uniform guess where there is none; `ceiling_track`): what these
+windows, this detector and these decision settings allow a perfect model, so that a target the
+ceiling misses is one no better model could meet without a change to the loop.
+
 **The sweep** (`--sweep`) chooses decision settings (`tonecue.edge.decision.DecisionSettings`). What
 the model hears does not depend on them, so each stream goes through the live loop once and the
 decision layer (`EmotionSmoother`, then `CuePlanner`: the service's logic after `Listener.hear`) is
@@ -484,6 +492,39 @@ def replay(labels: Sequence[str], track: Track, decision: DecisionSettings, cues
 # --- the benchmark ----------------------------------------------------------------------------------
 
 
+def window_truth(times: np.ndarray, sentences: Sequence[Sentence], window_seconds: float,
+                 labels: Sequence[str]) -> np.ndarray:
+    """For each window ending at `times[i]`: the index in `labels` of the sentence that fills most
+    of it (the later one on a tie), or -1 where no sentence reaches into it."""
+    labels = list(labels)
+    starts = np.array([s.start for s in sentences])
+    ends = np.array([s.end for s in sentences])
+    truth = np.full(len(times), -1, dtype=np.int64)
+    for i, t in enumerate(np.asarray(times, dtype=np.float64)):
+        overlap = np.minimum(ends, t) - np.maximum(starts, t - window_seconds)
+        if len(overlap) and overlap.max() > 0:
+            best = np.flatnonzero(overlap == overlap.max())[-1]
+            truth[i] = labels.index(sentences[best].label)
+    return truth
+
+
+def ceiling_track(track: Track, truth: np.ndarray) -> Track:
+    """The windows `track` judged, each as a classifier that is always right and sure would judge
+    it: probability 1 for its truth, a uniform guess where it has none; unjudged windows stay so."""
+    k = track.probabilities.shape[1]
+    probabilities = np.where(np.isnan(track.probabilities), np.nan, 1.0 / k)
+    judged = ~np.isnan(track.probabilities[:, 0]) & (truth >= 0)
+    probabilities[judged] = 0.0
+    probabilities[np.flatnonzero(judged), truth[judged]] = 1.0
+    return Track(track.times, probabilities)
+
+
+def window_hits(track: Track, truth: np.ndarray) -> tuple[int, int]:
+    """(judged windows with a truth, those whose top label is it)."""
+    judged = ~np.isnan(track.probabilities[:, 0]) & (truth >= 0)
+    return int(judged.sum()), int((track.probabilities[judged].argmax(axis=1) == truth[judged]).sum())
+
+
 def describe_model(path: Path, model: EmotionModel, data: Path) -> dict:
     """Which model, and whether its contract says it trained on every speaker of a held-out
     corpus (then it heard the held-out ones too)."""
@@ -524,6 +565,9 @@ def run_benchmark(model_path: Path, config: Config, data: Path, seed: int, snr_d
     conditions = [CLEAN, NOISY] if noisy else [CLEAN]
     per_stream, rows, cpu, audio_seconds = [], {}, 0.0, 0.0
     tallies: dict[str, list[Tally]] = {c: [] for c in conditions}
+    ceilings: dict[str, list[Tally]] = {c: [] for c in conditions}
+    hits = {c: [0, 0] for c in conditions}
+    window_seconds = model.contract.spec.window_seconds
     for stream in streams:
         entry = {"speaker": stream.speaker, "corpus": stream.corpus, "split": stream.split,
                  "minutes": stream.seconds / 60, "sentences": len(stream.sentences),
@@ -533,6 +577,10 @@ def run_benchmark(model_path: Path, config: Config, data: Path, seed: int, snr_d
             tally = score(stream.sentences, live.events, stream.seconds, model.labels)
             tallies[condition].append(tally)
             entry[condition] = {**tally.summary(), "band_limited": live.band_limited}
+            truth = window_truth(live.track.times, stream.sentences, window_seconds, model.labels)
+            perfect = replay(model.labels, ceiling_track(live.track, truth), config.decision, config.cues)
+            ceilings[condition].append(score(stream.sentences, perfect, stream.seconds, model.labels))
+            hits[condition] = [a + b for a, b in zip(hits[condition], window_hits(live.track, truth))]
             cpu += live.cpu_seconds
             audio_seconds += stream.seconds
         per_stream.append(entry)
@@ -552,6 +600,9 @@ def run_benchmark(model_path: Path, config: Config, data: Path, seed: int, snr_d
         "snr_db": snr_db,
         "conditions": conditions,
         "rows": rows,
+        "window_accuracy": {c: {"windows": n, "right": right, "accuracy": _ratio(right, n)}
+                            for c, (n, right) in hits.items()},
+        "ceiling": {c: summed(ceilings[c], model.labels).summary() for c in conditions},
         "streams": per_stream,
         "targets": TARGETS,
         "real_time_factor": cpu / audio_seconds,
@@ -639,6 +690,17 @@ def to_markdown(r: dict) -> str:
               f"{t['median_seconds_to_correct_cue']})"
               + (f"; precision at {snr:g} dB SNR {_f(r['rows'][NOISY]['all']['precision'])} (≥ {t['precision_noisy']})."
                  if NOISY in r["conditions"] else ".")]
+    lines += ["", "What the model and what the loop cost (all held-out speakers; see *What the model, and what the "
+              "loop, costs* below): the model's accuracy on the windows it judged, and the ceiling, the same "
+              "windows and decision settings with a classifier that is always right:", "",
+              "| condition | judged windows | window accuracy | ceiling: correct | shown | precision | "
+              "wrong vibrations / min | median s to correct cue (at mood changes) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for condition in r["conditions"]:
+        w, c = r["window_accuracy"][condition], r["ceiling"][condition]
+        lines.append(f"| {_condition_name(condition, snr)} | {w['windows']} | {_f(w['accuracy'])} | {_f(c['correct'])} | "
+                     f"{_f(c['shown'])} | {_f(c['precision'])} | {_f(c['wrong_vibrations_per_minute'])} | "
+                     f"{_s(c['median_seconds_to_correct_cue'])} ({_s(c['median_seconds_to_correct_cue_at_mood_changes'])}) |")
     lines += ["", "Per stream (correct / shown / precision / wrong vibrations per minute):", "",
               "| speaker | half | min | sentences | " + " | ".join(_condition_name(c, snr) for c in r["conditions"]) + " |",
               "|---|---|---:|---:|" + "---|" * len(r["conditions"])]

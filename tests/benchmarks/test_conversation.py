@@ -227,6 +227,52 @@ def test_the_live_loop_is_scored_on_stream_time(demo):
     assert 0.0 <= m["correct"] <= m["shown"]
 
 
+# --- what the model and what the loop cost ----------------------------------------------------------
+
+
+def test_a_window_is_the_sentence_that_fills_most_of_it():
+    # 2 s windows ending at these times against SENTENCES ([1, 4] angry, [5, 8] sad, [9, 11] neutral)
+    times = np.array([0.5, 2.0, 4.5, 5.0, 6.5, 7.5, 9.2, 10.5, 12.0, 13.5])
+    truth = conv.window_truth(times, SENTENCES, 2.0, LABELS)
+    angry, sad, neutral = LABELS.index("angry"), LABELS.index("sad"), LABELS.index("neutral")
+    # 0.5: before anyone spoke; 5.0: [3, 5] holds 1 s of angry, none of sad yet; 6.5: [4.5, 6.5] holds
+    # 1.5 s of sad; 9.2: [7.2, 9.2] holds 0.8 s of sad and 0.2 s of neutral; 13.5: [11.5, 13.5] is pause.
+    assert truth.tolist() == [-1, angry, angry, angry, sad, sad, sad, neutral, neutral, -1]
+
+
+def test_on_a_tie_the_later_sentence_is_the_window_s():
+    truth = conv.window_truth(np.array([5.0]), [S(0.0, 4.0, "angry"), S(4.0, 8.0, "sad")], 2.0, LABELS)
+    assert truth.tolist() == [LABELS.index("sad")]
+
+
+def test_the_ceiling_judges_the_same_windows_always_right_and_sure():
+    nan = np.full(4, np.nan)
+    guess = np.array([0.1, 0.2, 0.3, 0.4])
+    track = conv.Track(np.array([1.0, 2.0, 3.0, 4.0]), np.stack([guess, nan, guess, guess]))
+    truth = np.array([2, 1, -1, 0])
+    ceiling = conv.ceiling_track(track, truth)
+    assert ceiling.probabilities[0].tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert np.isnan(ceiling.probabilities[1]).all()  # not judged by the device: not judged by the ceiling
+    assert ceiling.probabilities[2].tolist() == [0.25] * 4  # a window of pause: nothing to be sure of
+    assert ceiling.probabilities[3].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert np.isnan(track.probabilities[1]).all() and track.probabilities[0].tolist() == guess.tolist()  # untouched
+    # Only judged windows with a truth count: window 0's top label is neutral (3), not sad (2);
+    # window 3's is neutral, not angry.
+    assert conv.window_hits(track, truth) == (2, 0)
+    assert conv.window_hits(ceiling, truth) == (2, 2)
+
+
+def test_a_perfect_classifier_cues_every_sentence_it_hears_and_never_wrongly():
+    # Windows every 0.5 s over SENTENCES, every one judged: the ceiling's cues.
+    times = np.arange(2.0, 12.01, 0.5)
+    truth = conv.window_truth(times, SENTENCES, 2.0, LABELS)
+    track = conv.Track(times, np.full((len(times), 4), 0.25))
+    events = conv.replay(LABELS, conv.ceiling_track(track, truth), DecisionSettings(), Config().cues)
+    m = conv.score(SENTENCES, events, 12.0, LABELS).summary()
+    assert m["sentences_cued_correctly"] == 1.0 and m["wrong_vibrations"] == 0
+    assert m["precision"] > 0.8 and m["correct"] > 0.6  # the 2 s windows still lag each change
+
+
 # --- the sweep's choice -------------------------------------------------------------------------
 
 
@@ -283,6 +329,9 @@ def test_the_command_runs_a_config_over_every_held_out_speaker(tmp_path, capsys)
     assert total["sentences"] == sum(s["sentences"] for s in report["streams"]) > 300
     assert 0 <= total["correct"] <= total["shown"] <= 1
     assert "| clean | **all** |" in out.with_suffix(".md").read_text()
+    ceiling, windows = report["ceiling"]["clean"], report["window_accuracy"]["clean"]
+    assert ceiling["correct"] > total["correct"] and ceiling["precision"] > total["precision"]
+    assert 0 < windows["right"] < windows["windows"] and windows["accuracy"] == windows["right"] / windows["windows"]
 
 
 def test_a_missing_model_is_one_line_and_its_exit_status(tmp_path, capsys):
