@@ -12,7 +12,14 @@ a training run fills) and its first augmented copy (`tonecue.train.augment.Augme
 - **paraling+seq**: those and 320 functionals over the frames of the window's `sequence` input
   (20 MFCCs and 20 log-mel bands per frame): mean, standard deviation, percentiles 20/50/80, their
   range, the linear slope and the mean absolute frame-to-frame change of each;
-- **paraling+seqms**: those and only the mean and standard deviation of each (80).
+- **paraling+seqms**: those and only the mean and standard deviation of each (80);
+- **paraling+seq+upper**: paraling+seq and the six upper-half functionals of each log-mel band
+  (`tonecue.edge.frontend.upper_functionals`): the shipped `paraling-mfcc-upper` input (507);
+- **egemaps**, **compare**: openSMILE's eGeMAPSv02 (88) and ComParE_2016 (6,373) functionals over
+  each window's own audio (re-cut from its clip, the copy's augmentation redone with its seed, and
+  scaled to the spec's level as the frontend scales it): the anchors, train side only, never a
+  device input. About 18 ms of CPU per second of audio for ComParE; cached under
+  ~/.cache/tonecue/window-model-study, computed with both cores.
 
 Training side, close to what `tonecue-train --normalize speaker --augment 1` builds: each training
 speaker standardized by its own statistics, the same windows standardized by the prior alone (the
@@ -46,12 +53,14 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tonecue.edge.frontend import frame_functionals  # noqa: E402
+from tonecue.edge.frontend import frame_functionals, upper_functionals  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("TONECUE_DATA", HERE.parents[1] / "shared" / "data"))
 RESULTS = HERE / "results" / "window-model-study"
-FEATURES = ("paraling", "paraling+seq", "paraling+seqms")
+FEATURES = ("paraling", "paraling+seq", "paraling+seqms", "paraling+seq+upper", "egemaps", "compare")
+OPENSMILE_SETS = {"egemaps": "eGeMAPSv02", "compare": "ComParE_2016"}
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tonecue" / "window-model-study"
 MODELS = ("svm", "svm-pca67", "hgb", "lr", "mlp")
 VARIANTS = ("online", "cold", "full")
 
@@ -71,15 +80,87 @@ def windows(data: Path):
     kw = dict(spec=FrontendSpec.at_rate(16000, window_seconds=2, level_dbfs=-25), kinds=("paraling", "sequence"),
               detector=DetectorSettings(), workers=1, progress=False)
     augmenter = Augmenter(NoiseBank(data / "noise" / "esc10", TRAIN_FOLDS))
-    return extract_windows(index, **kw), extract_windows(index, transform=augmenter, variant=1, **kw)
+    clean, copy = extract_windows(index, **kw), extract_windows(index, transform=augmenter, variant=1, **kw)
+    clean.transform, copy.transform = None, augmenter  # what opensmile_features redoes to cut their audio
+    copy.variant = 1
+    return clean, copy
+
+
+_WORKER: dict = {}
+
+
+def _opensmile_worker(spec, transform, variant: int, feature_set: str) -> None:
+    """A worker's share of `opensmile_features`: what every clip needs, passed once."""
+    import opensmile
+
+    _WORKER.update(spec=spec, transform=transform, variant=variant, smile=opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, feature_set), feature_level=opensmile.FeatureLevel.Functionals))
+
+
+def window_audio(path: str, starts: list[int], spec, transform=None, variant: int = 0,
+                 scaled: bool = True) -> list[np.ndarray]:
+    """The audio of a clip's windows at `starts`, as `extract_windows` cut them (a copy's
+    augmentation redone with the seed it gave that copy); scaled: each brought to the spec's level,
+    as the frontend scales every window it featurizes."""
+    from tonecue.edge.audio import load_audio
+    from tonecue.edge.frontend import _gain_to, clip_windows
+    from tonecue.train.windows import _hash_file, _transform_seed
+
+    signal = load_audio(path, spec.sample_rate, dtype=np.dtype(spec.dtype))
+    if transform is not None:
+        seed = _transform_seed(_hash_file(path), variant)
+        signal = np.asarray(transform(signal, spec.sample_rate, seed), dtype=np.dtype(spec.dtype))
+    by_start = dict(zip(*clip_windows(signal, spec, 1)))
+    windows = [by_start[start].astype(np.float32) for start in starts]
+    if scaled and spec.level_dbfs is not None:
+        windows = [w * np.float32(_gain_to(w, spec.level_dbfs)) for w in windows]
+    return windows
+
+
+def _opensmile_clip(job: tuple[str, list[int]]) -> np.ndarray:
+    """openSMILE functionals of one clip's kept windows."""
+    path, starts = job
+    spec = _WORKER["spec"]
+    windows = window_audio(path, starts, spec, _WORKER["transform"], _WORKER["variant"])
+    return np.asarray([_WORKER["smile"].process_signal(w, spec.sample_rate).to_numpy()[0] for w in windows],
+                      dtype=np.float32)
+
+
+def opensmile_features(ws, name: str) -> np.ndarray:
+    """openSMILE's `name` functionals ("egemaps" or "compare") of every window of `ws`, cached."""
+    import hashlib
+    from multiprocessing import get_context
+
+    import opensmile
+
+    transform, variant = getattr(ws, "transform", None), getattr(ws, "variant", 0)
+    material = json.dumps([opensmile.__version__, OPENSMILE_SETS[name], ws.spec.to_json(), variant,
+                           transform.describe() if transform is not None else None,
+                           [str(c.path) for c in ws.clips], ws.starts.tolist(), ws.clip_ids.tolist()], default=str)
+    path = CACHE / f"{name}-{hashlib.sha256(material.encode()).hexdigest()[:16]}.npy"
+    if path.is_file():
+        return np.load(path)
+    jobs = [(str(clip.path), ws.starts[ws.clip_ids == i].tolist()) for i, clip in enumerate(ws.clips)]
+    t0 = time.perf_counter()
+    with get_context("spawn").Pool(os.cpu_count() or 1, _opensmile_worker,
+                                   (ws.spec, transform, variant, OPENSMILE_SETS[name])) as pool:
+        rows = np.concatenate(pool.map(_opensmile_clip, jobs, chunksize=16))
+    print(f"{name}: {len(rows)} windows in {time.perf_counter() - t0:.0f} s", flush=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(path, rows)
+    return rows
 
 
 def features(ws, name: str) -> np.ndarray:
+    if name in OPENSMILE_SETS:
+        return np.nan_to_num(opensmile_features(ws, name).astype(np.float64))
     parts = [ws.features["paraling"].astype(np.float64)]
     frames = ws.features["sequence"].astype(np.float64)
-    if name == "paraling+seq":
+    if name.startswith("paraling+seq") and name != "paraling+seqms":
         # The device's own "paraling-mfcc" functionals (tonecue.edge.frontend), window by window.
         parts.append(np.stack([frame_functionals(f) for f in frames]))
+    if name == "paraling+seq+upper":  # and what "paraling-mfcc-upper" adds: the log-mel bands' upper half
+        parts.append(np.stack([upper_functionals(f[:, ws.spec.image_n_mfcc:]) for f in frames]))
     elif name == "paraling+seqms":
         parts.append(np.concatenate([frames.mean(1), frames.std(1)], axis=1))
     return np.concatenate(parts, axis=1)
@@ -160,7 +241,10 @@ def markdown(results: dict) -> str:
     lines = ["# Classifiers and functionals on the shipped model's windows", "",
              "Speaker-grouped 5-fold clip UAR (`python -m tonecue.benchmarks.window_model_study`; the module "
              "docstring says how). *online*: the device's running normalization; *cold*: the prior alone; "
-             "*full*: each speaker's own statistics (optimistic).", "",
+             "*full*: each speaker's own statistics (optimistic). *paraling+seq+upper* is the shipped input; "
+             "*egemaps* and *compare* are openSMILE's functionals over the same windows, the anchors (train side "
+             "only, never a device input). A row compares with the rows of the same model: the shipped model is "
+             "a kernel logistic regression, whose own figures on this protocol are in the model card.", "",
              "| features / model | inputs | online | cold | full | SVM support vectors | their weights (support vectors x inputs x 4 bytes; an ONNX file is about twice) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in results["rows"].items():
