@@ -156,12 +156,12 @@ def features(ws, name: str) -> np.ndarray:
         return np.nan_to_num(opensmile_features(ws, name).astype(np.float64))
     parts = [ws.features["paraling"].astype(np.float64)]
     frames = ws.features["sequence"].astype(np.float64)
-    if name.startswith("paraling+seq") and name != "paraling+seqms":
+    if name in ("paraling+seq", "paraling+seq+upper"):
         # The device's own "paraling-mfcc" functionals (tonecue.edge.frontend), window by window.
         parts.append(np.stack([frame_functionals(f) for f in frames]))
     if name == "paraling+seq+upper":  # and what "paraling-mfcc-upper" adds: the log-mel bands' upper half
         parts.append(np.stack([upper_functionals(f[:, ws.spec.image_n_mfcc:]) for f in frames]))
-    elif name == "paraling+seqms":
+    if name == "paraling+seqms":
         parts.append(np.concatenate([frames.mean(1), frames.std(1)], axis=1))
     return np.concatenate(parts, axis=1)
 
